@@ -1,0 +1,51 @@
+"""DCE-Net: the small convolutional network that predicts curve parameters.
+
+The layout follows Guo et al. (CVPR 2020): seven 3x3 convolutions of 32
+channels, symmetric skip concatenations, and a tanh head that emits one
+RGB curve-parameter map per iteration (8 x 3 = 24 maps).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+N_ITERATIONS = 8
+N_FEATURES = 32
+
+
+class DCENet(nn.Module):
+    """Predict ``(B, 3 * iterations, H, W)`` curve parameters in ``[-1, 1]``.
+
+    The module holds no I/O: weights are loaded by :mod:`zdce_core.weights`.
+    """
+
+    def __init__(self, iterations: int = N_ITERATIONS, features: int = N_FEATURES):
+        super().__init__()
+        self.iterations = iterations
+
+        def conv(cin: int, cout: int) -> nn.Conv2d:
+            return nn.Conv2d(cin, cout, kernel_size=3, padding=1)
+
+        f = features
+        self.conv1 = conv(3, f)
+        self.conv2 = conv(f, f)
+        self.conv3 = conv(f, f)
+        self.conv4 = conv(f, f)
+        self.conv5 = conv(2 * f, f)
+        self.conv6 = conv(2 * f, f)
+        self.conv7 = conv(2 * f, 3 * iterations)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        relu = torch.relu
+        e1 = relu(self.conv1(x))
+        e2 = relu(self.conv2(e1))
+        e3 = relu(self.conv3(e2))
+        e4 = relu(self.conv4(e3))
+        e5 = relu(self.conv5(torch.cat([e3, e4], 1)))
+        e6 = relu(self.conv6(torch.cat([e2, e5], 1)))
+        return torch.tanh(self.conv7(torch.cat([e1, e6], 1)))
+
+
+# Seven 3x3 convolutions in sequence: each output pixel sees 7 pixels each way.
+RECEPTIVE_RADIUS = 7

@@ -1,0 +1,1 @@
+"""Adapter for darktable (placeholder until its adapter lands)."""

@@ -1,0 +1,1 @@
+"""Adapter for gimp (placeholder until its adapter lands)."""

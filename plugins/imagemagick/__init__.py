@@ -1,0 +1,1 @@
+"""Adapter for imagemagick (placeholder until its adapter lands)."""

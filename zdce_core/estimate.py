@@ -1,0 +1,106 @@
+"""Curve-map estimation: DCE-Net on a small copy, or tiled at full resolution.
+
+The curve maps are smooth by construction, so the default runs the network on
+a box-downscaled copy and leaves the full-resolution work to
+:func:`zdce_core.render.render`. ``size=None`` runs the network at full
+resolution in overlapping tiles, which equals one untiled pass while keeping
+the network's activations bounded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .model import RECEPTIVE_RADIUS, DCENet
+
+DEFAULT_SIZE = 256
+"""Longer side of the copy the network sees by default (see docs/performance.md)."""
+
+TILE = 512
+"""Core size of a full-resolution network tile; the halo comes on top."""
+
+# Rows per band while box-downscaling, so that no full-size float copy exists.
+_BAND_PIXELS = 1 << 20
+
+_SCALE = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}
+
+
+def reduction_factor(height: int, width: int, size: int | None) -> int:
+    """The integer box factor that brings the longer side to at most ``size``.
+
+    >>> reduction_factor(2160, 3840, 256), reduction_factor(400, 600, 1024)
+    (15, 1)
+    """
+    if size is None:
+        return 1
+    if size < 1:
+        raise ValueError(f"estimation size must be a positive integer or None, got {size}")
+    return max(1, math.ceil(max(height, width) / size))
+
+
+def box_reduce(rgb: np.ndarray, factor: int) -> torch.Tensor:
+    """Average ``factor`` x ``factor`` blocks of ``rgb`` into a ``(1, 3, h, w)`` float32 tensor in [0, 1].
+
+    Blocks cut by the right or bottom edge average the pixels they hold.
+    """
+    height, width = rgb.shape[:2]
+    scale = _SCALE.get(rgb.dtype, 1.0)
+    rows = max(1, _BAND_PIXELS // (width * factor)) * factor
+    bands = []
+    for top in range(0, height, rows):
+        band = torch.from_numpy(rgb[top : top + rows]).permute(2, 0, 1)[None].to(torch.float32)
+        bands.append(F.avg_pool2d(band, factor, ceil_mode=True) if factor > 1 else band)
+    return torch.cat(bands, dim=2).mul_(scale)
+
+
+@torch.inference_mode()
+def _tiled_forward(model: DCENet, x: torch.Tensor, tile: int) -> torch.Tensor:
+    """Run ``model`` on ``x`` in tiles whose halo covers the receptive field.
+
+    Every output pixel sees exactly the neighbourhood it would see in one
+    pass (zero padding only at the image border), so the result is that of an
+    untiled pass.
+    """
+    _, _, height, width = x.shape
+    out = torch.empty((3 * model.iterations, height, width), dtype=torch.float32)
+    halo = RECEPTIVE_RADIUS
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            bottom, right = min(top + tile, height), min(left + tile, width)
+            t0, l0 = max(0, top - halo), max(0, left - halo)
+            b0, r0 = min(height, bottom + halo), min(width, right + halo)
+            maps = model(x[:, :, t0:b0, l0:r0])[0]
+            out[:, top:bottom, left:right] = maps[:, top - t0 : bottom - t0, left - l0 : right - l0]
+    return out
+
+
+def estimate_curve_maps(
+    model: DCENet, rgb: np.ndarray, *, size: int | None = DEFAULT_SIZE, tile: int | None = None
+) -> torch.Tensor:
+    """Estimate DCE-Net's curve maps for an ``(H, W, 3)`` image.
+
+    Parameters
+    ----------
+    model
+        The network, in eval mode.
+    rgb
+        C-contiguous uint8, uint16, float32 or float64 image; floats in [0, 1].
+    size
+        Longer side of the downscaled copy the network runs on (never
+        upscaled); ``None`` runs it at full resolution.
+    tile
+        Core tile size of the network pass (default :data:`TILE`); the result
+        does not depend on it.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``(3 * iterations, h, w)`` maps, ``h, w`` the network's input size.
+    """
+    factor = reduction_factor(*rgb.shape[:2], size)
+    small = box_reduce(rgb, factor)
+    return _tiled_forward(model, small, TILE if tile is None else tile)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, UnidentifiedImageError
+
+from . import metadata, png16
+from .metadata import Metadata
 
 
 class ImageReadError(ValueError):
@@ -36,22 +41,119 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@dataclass(frozen=True)
+class Photo:
+    """Decoded pixels (upright, uint8 or uint16) and the metadata to carry over."""
+
+    array: np.ndarray
+    metadata: Metadata
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read ``path`` as an (H, W[, C]) uint8 or uint16 array, EXIF orientation applied.
 
     Grayscale stays 2-D, palette and CMYK become RGB(A), 16-bit stays 16-bit.
     """
+    return read_photo(path).array
+
+
+def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IMAGE_PIXELS) -> Photo:
+    """Read ``path`` with its metadata; see :func:`read_image` for the pixel layout.
+
+    Parameters
+    ----------
+    path : path-like
+        The image file.
+    max_pixels : int or None
+        Refuse images with more pixels than this before decoding them
+        (decompression bombs); ``None`` for no limit. The default is
+        Pillow's own warning threshold.
+
+    Raises
+    ------
+    ImageReadError
+        Naming the file and the reason: missing, empty, not an image,
+        truncated, corrupt, over the pixel limit or an unsupported mode.
+    """
     path = Path(path)
     try:
+        if path.stat().st_size == 0:
+            raise ImageReadError(f"{path}: empty file")
         with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return to_array(im)
+            width, height = im.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageReadError(
+                    f"{path}: {width}x{height} is {width * height} pixels, over the limit of {max_pixels}"
+                )
+            # Before extract(): reading a PNG's EXIF may decode it and clear its tile list.
+            sixteen = _is_16bit_colour(im)
+            meta = metadata.extract(im)
+            array, meta = _decode(path, im, meta, sixteen)
+            return Photo(metadata.apply_orientation(array, meta.orientation), meta)
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a directory") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: too many pixels ({exc})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image file (format not recognised)") from None
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
+
+
+def _is_16bit_colour(im: Image.Image) -> bool:
+    # Pillow decodes 16-bit colour to 8 bits; its tile's raw mode still says 16.
+    rawmode = im.tile[0].args if im.tile else None
+    rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
+    return isinstance(rawmode, str) and ";16" in rawmode and im.mode in ("RGB", "RGBA", "LA")
+
+
+def _decode(path: Path, im: Image.Image, meta: Metadata, sixteen: bool) -> tuple[np.ndarray, Metadata]:
+    if im.format == "PNG" and sixteen:
+        array = png16.decode(path.read_bytes())
+        if array.shape[-1] == 2:
+            grey, alpha = array[..., :1], array[..., 1:]
+            array = np.concatenate([grey, grey, grey, alpha], axis=-1)
+        return array, meta
+    if im.format == "TIFF" and sixteen and im.mode != "LA":
+        return _read_tiff16(path, im), meta
+    if im.mode == "F":
+        raise ImageReadError(f"{path}: 32-bit floating-point images are not supported; save as 8 or 16 bit")
+    if im.mode == "CMYK":
+        return _cmyk_to_rgb(im, meta)
+    array = to_array(im)
+    if im.mode == "I" and array.size and np.asarray(im).max() > 65535:
+        raise ImageReadError(f"{path}: 32-bit integer images are not supported; save as 8 or 16 bit")
+    return array, meta
+
+
+def _read_tiff16(path: Path, im: Image.Image) -> np.ndarray:
+    import tifffile
+
+    try:
+        array = tifffile.imread(path, key=0)
+    except Exception as exc:  # tifffile raises its own error types for corrupt files
+        raise ValueError(f"16-bit TIFF could not be decoded ({exc})") from None
+    expected = (im.size[1], im.size[0], len(im.mode))
+    if array.dtype != np.uint16 or array.shape != expected:
+        raise ValueError(f"16-bit TIFF decoded as {array.dtype} {array.shape}, expected uint16 {expected}")
+    return array
+
+
+def _cmyk_to_rgb(im: Image.Image, meta: Metadata) -> tuple[np.ndarray, Metadata]:
+    # With a CMYK profile the conversion is colour-managed and the output is
+    # tagged sRGB; without one Pillow's plain formula is all there is.
+    if meta.icc_profile and metadata.icc_colour_space(meta.icc_profile) == "CMYK":
+        from PIL import ImageCms
+
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        source = ImageCms.ImageCmsProfile(io.BytesIO(meta.icc_profile))
+        rgb = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+        return np.asarray(rgb), replace(meta, icc_profile=srgb.tobytes())
+    return np.asarray(im.convert("RGB")), replace(meta, icc_profile=None)
 
 
 def to_array(im: Image.Image) -> np.ndarray:
@@ -67,35 +169,89 @@ def to_array(im: Image.Image) -> np.ndarray:
 
 def from_array(array: np.ndarray) -> Image.Image:
     """A uint8 or uint16 array as a Pillow image (16-bit grayscale keeps its depth)."""
-    if array.dtype == np.uint16 and array.ndim == 2:
-        return Image.fromarray(array, mode="I;16")
-    if array.dtype == np.uint16:
+    if array.dtype == np.uint16 and array.ndim == 3:
         # Pillow has no 16-bit RGB mode to write from; callers wanting 16-bit colour use write_image.
         raise ValueError("16-bit colour arrays need write_image, which writes them as 16-bit PNG or TIFF")
-    return Image.fromarray(array)
+    return Image.fromarray(array)  # a 2-D uint16 array becomes mode I;16
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """Pillow's format name for ``path``'s extension; ValueError naming the file if unknown."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown output format {path.suffix!r}; use e.g. .jpg, .png or .tif")
+    return fmt
 
 
 def write_image(path: str | os.PathLike, array: np.ndarray, **save_options) -> None:
     """Write a uint8/uint16 array atomically; the format follows ``path``'s extension."""
     path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{path}: unknown output format {path.suffix!r}; use e.g. .jpg, .png or .tif")
+    fmt = output_format(path)
     with atomic_path(path) as tmp:
-        if array.dtype == np.uint16 and array.ndim == 3:
-            _write_16bit_colour(tmp, array, fmt)
-        else:
-            im = from_array(array)
-            if fmt == "JPEG" and im.mode == "RGBA":
-                im = im.convert("RGB")
-            im.save(tmp, format=fmt, **save_options)
+        _save(tmp, array, fmt, save_options)
 
 
-def _write_16bit_colour(tmp: Path, array: np.ndarray, fmt: str) -> None:
-    # Pillow cannot hold 16-bit RGB; scikit-image's tifffile/imageio plugins can write it.
-    import imageio.v3 as iio
+def write_photo(
+    path: str | os.PathLike,
+    array: np.ndarray,
+    meta: Metadata,
+    *,
+    fmt: str | None = None,
+    quality: int = 92,
+    subsampling: str | None = None,
+) -> None:
+    """Write ``array`` atomically with ``meta`` (EXIF, ICC, DPI, JPEG/TIFF settings) carried over.
 
-    ext = {"PNG": ".png", "TIFF": ".tif"}.get(fmt)
-    if ext is None:
+    Parameters
+    ----------
+    path : path-like
+        Where to write.
+    array : numpy.ndarray
+        uint8 or uint16 pixels, (H, W) or (H, W, 3|4).
+    meta : Metadata
+        From :func:`read_photo`.
+    fmt : str or None
+        Pillow format name; ``None`` follows ``path``'s extension.
+    quality, subsampling
+        JPEG/WebP settings, see :func:`zdce_core.metadata.save_options`.
+    """
+    fmt = fmt or output_format(path)
+    meta = metadata.fit_to(meta, array)
+    options = metadata.save_options(meta, fmt, quality=quality, subsampling=subsampling)
+    with atomic_path(path) as tmp:
+        _save(tmp, array, fmt, options)
+
+
+def _save(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
+    if array.dtype == np.uint16 and array.ndim == 3:
+        _write_16bit_colour(tmp, array, fmt, options)
+        return
+    im = from_array(array)
+    if fmt == "JPEG" and im.mode == "RGBA":
+        im = im.convert("RGB")
+    im.save(tmp, format=fmt, **options)
+
+
+def _write_16bit_colour(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
+    # Pillow cannot hold 16-bit RGB: PNG goes through our own encoder, TIFF through tifffile.
+    if fmt == "PNG":
+        keep = {k: options[k] for k in ("icc_profile", "exif", "dpi") if k in options}
+        tmp.write_bytes(png16.encode(array, **keep))
+    elif fmt == "TIFF":
+        import tifffile
+
+        dpi = options.get("dpi")
+        tifffile.imwrite(
+            tmp,
+            array,
+            photometric="rgb",
+            extrasamples=("unassalpha",) if array.shape[-1] == 4 else None,
+            compression="zlib",
+            iccprofile=options.get("icc_profile"),
+            resolution=(dpi[0], dpi[1]) if dpi else None,
+            resolutionunit="INCH" if dpi else None,
+            metadata=None,
+        )
+    else:
         raise ValueError(f"16-bit colour output needs PNG or TIFF, not {fmt}")
-    iio.imwrite(tmp, array, extension=ext)

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each module has ``register(subparsers)`` that adds its parser and sets ``func``.
-COMMANDS = ("train",)
+COMMANDS = ("train", "hostbridge")
 
 
 def build_parser() -> argparse.ArgumentParser:

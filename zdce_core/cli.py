@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each module has ``register(subparsers)`` that adds its parser and sets ``func``.
-COMMANDS = ("train", "hostbridge")
+COMMANDS = ("train", "hostbridge", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

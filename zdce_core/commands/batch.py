@@ -1,0 +1,168 @@
+"""``zdce batch INPUT... -o OUTDIR``: enhance files, folders and globs into another folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from .. import batch
+from ..metadata import SUBSAMPLING
+
+
+def _strength(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'auto', got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must be in [0, 1], got {value}")
+    return value
+
+
+def _bounded(low: int, high: int | None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {low}..{high if high is not None else ''}, got {value}")
+        return value
+
+    return parse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "batch",
+        help="enhance many photos (files, folders, globs) into an output folder",
+        description=(
+            "Enhance every photo named by INPUT (files, folders, quoted globs such as 'shots/*.jpg') into "
+            "OUTDIR, keeping names, formats, bit depth, alpha, EXIF, ICC profile and DPI. Inputs are never "
+            "written over. Exit status: 0 when nothing failed, 1 when any file failed, 2 on a usage error."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for the results")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (and ** in globs), keeping the structure")
+    p.add_argument("--suffix", default="", help="add this before the extension (needed when OUTDIR is an input folder)")
+    p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist (resume an interrupted run)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be written, write nothing")
+    p.add_argument("--workers", type=_bounded(1, 64), default=1, metavar="N", help="photos in flight at once (default 1)")
+    p.add_argument("--steps", type=_bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
+    p.add_argument("--strength", type=_strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
+    p.add_argument("--no-denoise", dest="denoise", action="store_false", help="skip the engine's denoising")
+    p.add_argument("--quality", type=_bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
+    p.add_argument(
+        "--subsampling",
+        choices=("keep", *SUBSAMPLING),
+        default="keep",
+        help="JPEG chroma subsampling; keep = the source JPEG's, 4:2:0 for other sources (default keep)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=_bounded(1, None),
+        default=Image.MAX_IMAGE_PIXELS,
+        metavar="N",
+        help=f"fail images with more pixels than this, before decoding (default {Image.MAX_IMAGE_PIXELS})",
+    )
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-q", "--quiet", action="store_true", help="print only failures")
+    out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+class _Reporter:
+    """Per-file feedback: a progress bar on a terminal, one log line per file otherwise."""
+
+    def __init__(self, total: int, quiet: bool, json_mode: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+        if not quiet and not json_mode and sys.stderr.isatty() and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="photo", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, result: batch.Result) -> None:
+        if result.status == batch.FAILED:
+            line = f"failed   {result.source}: {result.reason}"
+        elif self.quiet:
+            line = None
+        elif result.status == batch.DONE:
+            line = None if self.bar else f"done     {result.source} -> {result.target} ({result.seconds:.1f} s)"
+        elif result.status == batch.PLANNED:
+            line = f"would write {result.target} from {result.source}"
+        else:
+            line = None if self.bar else f"skipped  {result.source}: {result.reason}"
+        if line and self.bar:
+            self.bar.write(line, file=sys.stderr)
+        elif line:
+            print(line, file=sys.stderr, flush=True)
+        if self.bar and result.status != batch.PLANNED:
+            self.bar.update()
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    planned = batch.plan(args.inputs, args.output, recursive=args.recursive, suffix=args.suffix)
+    settings = batch.Settings(
+        steps=args.steps,
+        strength=args.strength,
+        denoise=args.denoise,
+        quality=args.quality,
+        subsampling=None if args.subsampling == "keep" else args.subsampling,
+        max_pixels=args.max_pixels,
+    )
+    reporter = _Reporter(len(planned.jobs), args.quiet, args.json)
+    results: list[batch.Result] = []
+    for result in planned.settled:
+        results.append(result)
+        reporter(result)
+
+    def report(result: batch.Result) -> None:
+        results.append(result)
+        reporter(result)
+
+    interrupted = False
+    try:
+        batch.run(
+            planned.jobs,
+            settings,
+            workers=args.workers,
+            skip_existing=args.skip_existing,
+            dry_run=args.dry_run,
+            report=report,
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        reporter.close()
+    _print_summary(results, args, interrupted)
+    if interrupted:
+        return 130
+    return 1 if any(r.status == batch.FAILED for r in results) else 0
+
+
+def _print_summary(results: list[batch.Result], args: argparse.Namespace, interrupted: bool) -> None:
+    counts = batch.summarise(results)
+    if args.json:
+        ordered = sorted(results, key=lambda r: str(r.source))
+        payload = {**counts, "interrupted": interrupted, "results": [batch.as_dict(r) for r in ordered]}
+        print(json.dumps(payload, indent=2))
+        return
+    failed = [r for r in results if r.status == batch.FAILED]
+    if args.quiet:
+        return
+    words = ", ".join(f"{n} {status}" for status, n in counts.items())
+    print(f"zdce batch: {words}{' (interrupted)' if interrupted else ''}")
+    for r in sorted(failed, key=lambda r: str(r.source)):
+        print(f"  failed: {r.source}: {r.reason}")

@@ -1,1 +1,200 @@
-"""Adapter for imagemagick (placeholder until its adapter lands)."""
+"""ImageMagick adapter: a ``zdce:`` delegate, so ``magick zdce:in.jpg out.jpg`` enhances on read.
+
+ImageMagick 6 and 7 read user delegates from ``delegates.xml`` in
+``~/.config/ImageMagick/`` (and in every folder of ``MAGICK_CONFIGURE_PATH``).
+Installing adds one marked ``<delegate decode="zdce">`` entry to that file,
+creating it or merging into the user's own (after a backup); uninstalling
+removes exactly the marked lines. The delegate runs
+:mod:`zdce_plugins.imagemagick.delegate` with the engine's interpreter.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from importlib import resources
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from zdce_core.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
+from zdce_core.imageio import atomic_path
+
+DELEGATES = "delegates.xml"
+BACKUP_SUFFIX = ".zdce-backup"
+CODER = "zdce"
+# The marked block, as the template writes it (begin comment to end comment, one trailing newline).
+BLOCK = re.compile(r"[ \t]*<!-- zdce: begin\..*?<!-- zdce: end -->[ \t]*\n?", re.DOTALL)
+EMPTY_MAP = '<?xml version="1.0" encoding="UTF-8"?>\n<delegatemap>\n</delegatemap>\n'
+# /usr/local/bin/convert can be a wrapper of some other tool: only these count as ImageMagick.
+CANDIDATES = ("magick", "/usr/bin/magick", "/usr/bin/convert")
+VERSION = re.compile(r"Version: ImageMagick (\S+)")
+TIMEOUT_S = 30
+
+
+def config_dir(options: InstallOptions) -> Path:
+    """Where ``delegates.xml`` goes: ``--prefix``, else ImageMagick's user folder."""
+    if options.prefix is not None:
+        return Path(options.prefix).expanduser()
+    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config_home) / "ImageMagick"
+
+
+def delegate_entry(python: str) -> str:
+    """The marked delegate block that runs the engine with interpreter ``python``."""
+    template = resources.files(__name__).joinpath("delegate.xml").read_text(encoding="utf-8")
+    return template.replace("{python}", escape(python, {'"': "&quot;"}))
+
+
+def find_executable() -> str | None:
+    """``magick`` (ImageMagick 7) or ``/usr/bin/convert`` (ImageMagick 6), whichever is real."""
+    for name in CANDIDATES:
+        path = shutil.which(name) if "/" not in name else (name if os.access(name, os.X_OK) else None)
+        if path and _version(path):
+            return path
+    return None
+
+
+def _version(executable: str) -> str | None:
+    try:
+        done = subprocess.run(
+            [executable, "-version"], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = VERSION.search(done.stdout)
+    return found.group(1) if done.returncode == 0 and found else None
+
+
+def policy_denial(executable: str) -> str | None:
+    """Explain why ImageMagick's security policy would refuse the ``zdce`` delegate, if it would.
+
+    Reads ``-list policy`` (which names each policy.xml it loaded, including
+    those in ``MAGICK_CONFIGURE_PATH``); the last delegate rule whose pattern
+    matches ``zdce`` decides, as in ImageMagick.
+    """
+    try:
+        done = subprocess.run(
+            [executable, "-list", "policy"], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    verdict = None
+    source = domain = rights = ""
+    for line in done.stdout.splitlines() + ["Policy: end"]:
+        key, _, value = line.strip().partition(":")
+        value = value.strip()
+        if key == "Path":
+            source = value
+        elif key == "Policy":
+            domain, rights = value, ""
+        elif key == "rights":
+            rights = value
+        elif key == "pattern" and domain == "Delegate" and fnmatch.fnmatch(CODER, value.lower()):
+            allowed = any(word in rights.lower() for word in ("execute", "all"))
+            verdict = None if allowed else (
+                f"ImageMagick's security policy {source} denies delegates matching {value!r} "
+                f'(<policy domain="delegate" rights="{rights.lower()}" pattern="{value}"/>), so zdce: fails with '
+                f'"not allowed by the security policy"; remove that rule or allow the zdce delegate'
+            )
+    return verdict
+
+
+@hookimpl
+def zdce_adapter_info() -> AdapterInfo:
+    return AdapterInfo(
+        name="imagemagick",
+        host="ImageMagick 6/7",
+        description="zdce: delegate for magick/convert/mogrify (magick zdce:in.jpg out.jpg)",
+    )
+
+
+@hookimpl
+def zdce_detect_host() -> HostInfo | None:
+    executable = find_executable()
+    if executable is None:
+        return None
+    version = _version(executable) or "?"
+    denial = policy_denial(executable)
+    return HostInfo(executable=executable, version=f"{version} (zdce delegate blocked by policy)" if denial else version)
+
+
+def _read_checked(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError(f"{path}: not valid XML ({exc}); fix or move it away, nothing was changed") from None
+    if root.tag != "delegatemap" or "</delegatemap>" not in text:
+        raise ValueError(f"{path}: not an ImageMagick delegates file (no <delegatemap>); nothing was changed")
+    return text
+
+
+def _write(path: Path, text: str) -> None:
+    ET.fromstring(text)  # never leave ImageMagick a file it cannot parse
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@hookimpl
+def zdce_install(options: InstallOptions) -> list[Path]:
+    folder = config_dir(options)
+    path = folder / DELEGATES
+    entry = delegate_entry(options.python or sys.executable)
+    if path.exists():
+        before = _read_checked(path)
+        rest = BLOCK.sub("", before)
+        foreign = [d for d in ET.fromstring(rest).iter("delegate") if d.get("decode", "").lower() == CODER]
+        if foreign:
+            raise ValueError(f"{path} already has a zdce delegate that zdce did not write; remove it first")
+        end = rest.rindex("</delegatemap>")
+        after = rest[:end] + entry + rest[end:]
+        changed = []
+        if after != before:
+            changed = [path]
+            if rest != EMPTY_MAP:  # something of the user's is in it: keep a copy
+                backup = path.with_name(path.name + BACKUP_SUFFIX)
+                shutil.copy2(path, backup)
+                changed.append(backup)
+            _write(path, after)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        end = EMPTY_MAP.rindex("</delegatemap>")
+        _write(path, EMPTY_MAP[:end] + entry + EMPTY_MAP[end:])
+        changed = [path]
+    executable = find_executable()
+    denial = policy_denial(executable) if executable else None
+    if denial:
+        print(f"zdce install imagemagick: warning: {denial}", file=sys.stderr)
+    return changed
+
+
+@hookimpl
+def zdce_uninstall(options: InstallOptions) -> list[Path]:
+    path = config_dir(options) / DELEGATES
+    if not path.exists():
+        return []
+    before = _read_checked(path)
+    after = BLOCK.sub("", before)
+    if after == before:
+        return []
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    changed = [path]
+    if after == EMPTY_MAP and not backup.exists():
+        path.unlink()  # zdce created this file: nothing of the user's is in it
+        return changed
+    _write(path, after)
+    if backup.exists() and backup.read_bytes() == path.read_bytes():
+        backup.unlink()  # the file is back to what the backup holds
+        changed.append(backup)
+    return changed
+
+
+@hookimpl
+def zdce_is_installed(options: InstallOptions) -> bool:
+    path = config_dir(options) / DELEGATES
+    return path.exists() and BLOCK.search(path.read_text(encoding="utf-8")) is not None

@@ -66,9 +66,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import enhance
-
     pixels = read_raw(args.input, args.width, args.height, args.channels)
+    from .. import enhance  # torch loads only once the input is known to be good
+
     # Hosts may hold slightly out-of-range floats (e.g. after other filters); the engine wants [0, 1].
     np.clip(pixels, 0.0, 1.0, out=pixels)
     result = enhance(pixels, args.steps, strength=args.strength, denoise=args.denoise)

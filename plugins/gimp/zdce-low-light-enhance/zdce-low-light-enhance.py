@@ -51,15 +51,13 @@ class Settings:
 
     @classmethod
     def from_config(cls, config) -> "Settings":
-        """Read the procedure config; the same path for the dialog and batch calls."""
-        steps = config.get_property("steps")
-        strength = config.get_property("strength")
-        if not 1 <= steps <= 8:
-            raise FilterError(f"{TITLE}: steps must be 1 to 8, not {steps}.")
-        if not 0.0 <= strength <= 1.0:
-            raise FilterError(f"{TITLE}: strength must be 0 to 1, not {strength}.")
-        auto = config.get_property("auto-strength")
-        return cls(steps, "auto" if auto else repr(strength), config.get_property("denoise"))
+        """Read the procedure config; the same path for the dialog and batch calls.
+
+        Ranges need no check here: GIMP refuses out-of-range values before the
+        plug-in runs (a config property keeps its old value, the PDB rejects the call).
+        """
+        strength = "auto" if config.get_property("auto-strength") else repr(config.get_property("strength"))
+        return cls(config.get_property("steps"), strength, config.get_property("denoise"))
 
 
 def target_layers(image, drawables) -> list:

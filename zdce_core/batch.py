@@ -135,8 +135,9 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
     Raises
     ------
     ValueError
-        If ``outdir`` is an input folder and ``suffix`` is empty, if an output
-        would be an input file, or if two inputs would share one output.
+        If ``outdir`` is an input folder and ``suffix`` is empty, or if two
+        inputs would share one output. An input whose output would be another
+        input file is skipped, never written over.
     """
     outdir = Path(outdir)
     out_real = outdir.resolve()
@@ -153,7 +154,8 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
                     f"output folder {outdir} is an input folder; choose another folder, "
                     f"or give --suffix (e.g. --suffix _enhanced) to write beside the originals"
                 )
-    sources = {f.resolve(): f for f, _ in pairs}
+    # Every file found counts as an input, including earlier outputs that are skipped below.
+    inputs_found = {f.resolve() for f, _ in pairs}
     claimed: dict[Path, Path] = {}
     for source, base in pairs:
         rel = source.relative_to(base)
@@ -165,8 +167,9 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
             continue
         target = outdir / rel.parent / f"{rel.stem}{suffix}{rel.suffix}"
         real = target.resolve()
-        if real in sources:
-            raise ValueError(f"{target} would overwrite the input {sources[real]}; choose another output folder")
+        if real in inputs_found:
+            result.settled.append(Result(source, target, SKIPPED, f"output {target} would overwrite an input file"))
+            continue
         if real in claimed and claimed[real] != source.resolve():
             raise ValueError(f"{claimed[real]} and {source} would both be written to {target}")
         if real not in claimed:

@@ -83,7 +83,7 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
             width, height = im.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageReadError(
-                    f"{path}: {width}x{height} is {width * height} pixels, over the limit of {max_pixels}"
+                    f"{path}: {width}x{height} is {width * height} pixels, over the pixel limit of {max_pixels}"
                 )
             # Before extract(): reading a PNG's EXIF may decode it and clear its tile list.
             sixteen = _is_16bit_colour(im)
@@ -95,7 +95,7 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
     except IsADirectoryError:
         raise ImageReadError(f"{path}: is a directory") from None
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{path}: too many pixels ({exc})") from None
+        raise ImageReadError(f"{path}: over the pixel limit ({exc})") from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image file (format not recognised)") from None
     except ImageReadError:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .model import RECEPTIVE_RADIUS, DCENet
 
@@ -22,9 +22,6 @@ DEFAULT_SIZE = 256
 
 TILE = 512
 """Core size of a full-resolution network tile; the halo comes on top."""
-
-# Rows per band while box-downscaling, so that no full-size float copy exists.
-_BAND_PIXELS = 1 << 20
 
 _SCALE = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}
 
@@ -42,19 +39,43 @@ def reduction_factor(height: int, width: int, size: int | None) -> int:
     return max(1, math.ceil(max(height, width) / size))
 
 
+@numba.njit(parallel=True, cache=True)
+def _box_means(src, factor, scale, dst):
+    """Mean of each ``factor`` x ``factor`` block of ``src`` (``(H, 3 * W)``) into ``dst`` (``(h, w, 3)``)."""
+    height, row_len = src.shape
+    width = row_len // 3
+    for i in numba.prange(dst.shape[0]):
+        top = i * factor
+        bottom = min(top + factor, height)
+        # Rows first: a contiguous, vectorised pass over the bulk of the data.
+        acc = np.zeros(row_len, np.float32)
+        for y in range(top, bottom):
+            line = src[y]
+            for k in range(row_len):
+                acc[k] += line[k]
+        for j in range(dst.shape[1]):
+            left = j * factor
+            right = min(left + factor, width)
+            norm = scale / ((bottom - top) * (right - left))
+            for c in range(3):
+                total = 0.0
+                for x in range(left, right):
+                    total += acc[3 * x + c]
+                dst[i, j, c] = total * norm
+
+
 def box_reduce(rgb: np.ndarray, factor: int) -> torch.Tensor:
     """Average ``factor`` x ``factor`` blocks of ``rgb`` into a ``(1, 3, h, w)`` float32 tensor in [0, 1].
 
     Blocks cut by the right or bottom edge average the pixels they hold.
+
+    >>> box_reduce(np.arange(12, dtype=np.uint8).reshape(2, 2, 3), 2).flatten() * 255
+    tensor([4.5000, 5.5000, 6.5000])
     """
     height, width = rgb.shape[:2]
-    scale = _SCALE.get(rgb.dtype, 1.0)
-    rows = max(1, _BAND_PIXELS // (width * factor)) * factor
-    bands = []
-    for top in range(0, height, rows):
-        band = torch.from_numpy(rgb[top : top + rows]).permute(2, 0, 1)[None].to(torch.float32)
-        bands.append(F.avg_pool2d(band, factor, ceil_mode=True) if factor > 1 else band)
-    return torch.cat(bands, dim=2).mul_(scale)
+    small = np.empty((-(-height // factor), -(-width // factor), 3), np.float32)
+    _box_means(np.ascontiguousarray(rgb).reshape(height, -1), factor, _SCALE.get(rgb.dtype, 1.0), small)
+    return torch.from_numpy(small).permute(2, 0, 1)[None]
 
 
 @torch.inference_mode()

@@ -215,8 +215,8 @@ def run(
     With ``workers`` > 1 that many photos are in flight at once, each engine
     call getting an equal share of the cores, so reading and writing one
     photo overlaps enhancing another. On KeyboardInterrupt no new photo is
-    started, those in flight finish (writes are atomic), and the interrupt
-    propagates.
+    started, the interrupt propagates, and no output is left half-written
+    (writes are atomic; with several workers those in flight finish first).
     """
     from .threads import available_cores, limit_threads
 

@@ -81,10 +81,10 @@ def register(subparsers) -> None:
 class _Reporter:
     """Per-file feedback: a progress bar on a terminal, one log line per file otherwise."""
 
-    def __init__(self, total: int, quiet: bool, json_mode: bool) -> None:
+    def __init__(self, total: int, show_bar: bool, quiet: bool) -> None:
         self.quiet = quiet
         self.bar = None
-        if not quiet and not json_mode and sys.stderr.isatty() and total:
+        if show_bar and sys.stderr.isatty() and total:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="photo", file=sys.stderr, dynamic_ncols=True)
@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         subsampling=None if args.subsampling == "keep" else args.subsampling,
         max_pixels=args.max_pixels,
     )
-    reporter = _Reporter(len(planned.jobs), args.quiet, args.json)
+    show_bar = not (args.quiet or args.json or args.dry_run)
+    reporter = _Reporter(len(planned.jobs) + len(planned.settled), show_bar, args.quiet)
     results: list[batch.Result] = []
     for result in planned.settled:
         results.append(result)

@@ -1,4 +1,4 @@
-"""16-bit colour PNG decoding and encoding with NumPy.
+"""16-bit colour PNG decoding and encoding (NumPy, with a compiled row unfilter).
 
 Pillow reads 16-bit RGB, RGBA and grey+alpha PNGs as 8-bit and cannot write
 them at all, so these few lines of the PNG specification (non-interlaced
@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+import numba
 import numpy as np
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -70,33 +71,37 @@ def decode(data: bytes) -> np.ndarray:
     filters = rows[:, 0]
     if filters.max(initial=0) > 4:
         raise ValueError(f"corrupt PNG: unknown row filter {int(filters.max())}")
-    unfiltered = _unfilter(rows[:, 1:].reshape(height, width, bpp), filters)
-    pixels = unfiltered.reshape(height, width * bpp).view(">u2").astype(np.uint16)
+    unfiltered = _unfilter(np.ascontiguousarray(rows[:, 1:]), np.ascontiguousarray(filters), bpp)
+    pixels = unfiltered.view(">u2").astype(np.uint16)
     return pixels.reshape(height, width) if channels == 1 else pixels.reshape(height, width, channels)
 
 
-def _unfilter(filtered: np.ndarray, filters: np.ndarray) -> np.ndarray:
-    # Each pixel depends on its left, upper and upper-left neighbours, so all
-    # pixels on one anti-diagonal (x + y = d) can be undone together.
-    height, width, bpp = filtered.shape
-    out = np.zeros((height + 1, width + 1, bpp), np.int32)  # row 0 and column 0 are the zero border
-    f = filtered.astype(np.int32)
-    kinds = filters.astype(np.int32)
-    for d in range(height + width - 1):
-        y = np.arange(max(0, d - width + 1), min(height, d + 1))
-        x = d - y
-        a = out[y + 1, x]
-        b = out[y, x + 1]
-        c = out[y, x]
-        p = a + b - c
-        pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-        paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-        kind = kinds[y][:, None]
-        predictor = np.select(
-            [kind == 1, kind == 2, kind == 3, kind == 4], [a, b, (a + b) >> 1, paeth], default=0
-        )
-        out[y + 1, x + 1] = (f[y, x] + predictor) & 0xFF
-    return out[1:, 1:].astype(np.uint8)
+@numba.njit(cache=True)
+def _unfilter(filtered: np.ndarray, filters: np.ndarray, bpp: int) -> np.ndarray:
+    # Each byte depends on the already-unfiltered bytes to its left and above:
+    # inherently sequential, hence compiled.
+    height, stride = filtered.shape
+    out = np.zeros((height, stride), np.uint8)
+    for y in range(height):
+        kind = filters[y]
+        for i in range(stride):
+            a = np.int32(out[y, i - bpp]) if i >= bpp else np.int32(0)
+            b = np.int32(out[y - 1, i]) if y > 0 else np.int32(0)
+            c = np.int32(out[y - 1, i - bpp]) if y > 0 and i >= bpp else np.int32(0)
+            if kind == 1:
+                predictor = a
+            elif kind == 2:
+                predictor = b
+            elif kind == 3:
+                predictor = (a + b) >> 1
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                predictor = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            else:
+                predictor = np.int32(0)
+            out[y, i] = (np.int32(filtered[y, i]) + predictor) & 0xFF
+    return out
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

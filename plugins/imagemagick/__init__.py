@@ -52,10 +52,16 @@ def delegate_entry(python: str) -> str:
 
 def find_executable() -> str | None:
     """``magick`` (ImageMagick 7) or ``/usr/bin/convert`` (ImageMagick 6), whichever is real."""
+    found = _find()
+    return found[0] if found else None
+
+
+def _find() -> tuple[str, str] | None:
     for name in CANDIDATES:
         path = shutil.which(name) if "/" not in name else (name if os.access(name, os.X_OK) else None)
-        if path and _version(path):
-            return path
+        version = _version(path) if path else None
+        if version:
+            return path, version
     return None
 
 
@@ -115,10 +121,10 @@ def zdce_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def zdce_detect_host() -> HostInfo | None:
-    executable = find_executable()
-    if executable is None:
+    found = _find()
+    if found is None:
         return None
-    version = _version(executable) or "?"
+    executable, version = found
     denial = policy_denial(executable)
     return HostInfo(executable=executable, version=f"{version} (zdce delegate blocked by policy)" if denial else version)
 

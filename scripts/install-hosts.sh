@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install the host applications the integration tests drive for real:
+# ImageMagick, darktable (headless under Xvfb) and GIMP 3 (native on Debian 13,
+# a cached trixie chroot on Debian 12). Needs root; each step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")"
+for host in imagemagick darktable gimp; do
+    echo "== host: $host"
+    bash "hosts/$host.sh"
+done

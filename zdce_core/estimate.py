@@ -64,29 +64,31 @@ def _box_means(src, factor, scale, dst):
                 dst[i, j, c] = total * norm
 
 
-def box_reduce(rgb: np.ndarray, factor: int) -> torch.Tensor:
-    """Average ``factor`` x ``factor`` blocks of ``rgb`` into a ``(1, 3, h, w)`` float32 tensor in [0, 1].
+def box_reduce(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """Average ``factor`` x ``factor`` blocks of ``rgb`` into an ``(h, w, 3)`` float32 array in [0, 1].
 
     Blocks cut by the right or bottom edge average the pixels they hold.
 
-    >>> box_reduce(np.arange(12, dtype=np.uint8).reshape(2, 2, 3), 2).flatten() * 255
-    tensor([4.5000, 5.5000, 6.5000])
+    >>> box_reduce(np.arange(12, dtype=np.uint8).reshape(2, 2, 3), 2) * 255
+    array([[[4.5, 5.5, 6.5]]], dtype=float32)
     """
     height, width = rgb.shape[:2]
     small = np.empty((-(-height // factor), -(-width // factor), 3), np.float32)
     _box_means(np.ascontiguousarray(rgb).reshape(height, -1), factor, _SCALE.get(rgb.dtype, 1.0), small)
-    return torch.from_numpy(small).permute(2, 0, 1)[None]
+    return small
 
 
 @torch.inference_mode()
-def _tiled_forward(model: DCENet, x: torch.Tensor, tile: int) -> torch.Tensor:
-    """Run ``model`` on ``x`` in tiles whose halo covers the receptive field.
+def _tiled_forward(model: DCENet, image: np.ndarray, tile: int) -> torch.Tensor:
+    """Run ``model`` on an ``(H, W, 3)`` image in tiles whose halo covers the receptive field.
 
     Every output pixel sees exactly the neighbourhood it would see in one
     pass (zero padding only at the image border), so the result is that of an
-    untiled pass.
+    untiled pass. Tiles are converted to float one at a time, so a
+    full-resolution pass needs no float copy of the whole image.
     """
-    _, _, height, width = x.shape
+    height, width = image.shape[:2]
+    scale = _SCALE.get(image.dtype, 1.0)
     out = torch.empty((3 * model.iterations, height, width), dtype=torch.float32)
     halo = RECEPTIVE_RADIUS
     for top in range(0, height, tile):
@@ -94,7 +96,9 @@ def _tiled_forward(model: DCENet, x: torch.Tensor, tile: int) -> torch.Tensor:
             bottom, right = min(top + tile, height), min(left + tile, width)
             t0, l0 = max(0, top - halo), max(0, left - halo)
             b0, r0 = min(height, bottom + halo), min(width, right + halo)
-            maps = model(x[:, :, t0:b0, l0:r0])[0]
+            # (h, w, 3) seen as (1, 3, h, w) is channels-last, which convolutions take as is.
+            x = torch.from_numpy(image[t0:b0, l0:r0]).to(torch.float32).permute(2, 0, 1)[None]
+            maps = model(x.mul_(scale) if scale != 1.0 else x)[0]
             out[:, top:bottom, left:right] = maps[:, top - t0 : bottom - t0, left - l0 : right - l0]
     return out
 
@@ -123,5 +127,5 @@ def estimate_curve_maps(
         float32 ``(3 * iterations, h, w)`` maps, ``h, w`` the network's input size.
     """
     factor = reduction_factor(*rgb.shape[:2], size)
-    small = box_reduce(rgb, factor)
-    return _tiled_forward(model, small, TILE if tile is None else tile)
+    image = box_reduce(rgb, factor) if factor > 1 else rgb
+    return _tiled_forward(model, image, TILE if tile is None else tile)

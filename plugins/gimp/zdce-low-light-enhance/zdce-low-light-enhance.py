@@ -173,6 +173,8 @@ def run(procedure, run_mode, image, drawables, config, data):
         GimpUi.init(PROCEDURE)
         dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
         dialog.fill(None)
+        # Strength is only read when Auto strength is off.
+        dialog.set_sensitive("strength", True, config, "auto-strength", True)
         accepted = dialog.run()
         dialog.destroy()
         if not accepted:
@@ -215,7 +217,7 @@ class LowLightEnhance(Gimp.PlugIn):
         procedure.set_attribution("zdce contributors", "zdce contributors", "2026")
         flags = GObject.ParamFlags.READWRITE
         procedure.add_int_argument(
-            "steps", "_Steps", "Curve iterations: more brighten deep shadows further (1-8)", 1, 8, 8, flags
+            "steps", "St_eps", "Curve iterations: more brighten deep shadows further (1-8)", 1, 8, 8, flags
         )
         procedure.add_boolean_argument(
             "auto-strength", "_Auto strength", "Let the engine choose the strength from the image", True, flags

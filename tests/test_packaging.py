@@ -1,0 +1,64 @@
+"""A real non-editable install carries the engine, the checkpoint and every host file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST_FILES = [p.relative_to(ROOT / "plugins") for p in (ROOT / "plugins").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A throwaway venv with zdce installed from a wheel built from this tree; dependencies come from ours."""
+    tmp = tmp_path_factory.mktemp("install")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp / "dist", ROOT],
+        check=True,
+        cwd=tmp,
+    )
+    (wheel,) = (tmp / "dist").glob("zdce-*.whl")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # Our dependencies without our editable zdce: a plain path entry processes no .pth files.
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", wheel], check=True)
+    return venv
+
+
+def test_wheel_holds_host_files_weights_and_sample(installed):
+    (wheel,) = (installed.parent / "dist").glob("zdce-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "zdce_core/weights/zdce-sice.pt" in names
+    assert "zdce_core/weights/MODEL_CARD.md" in names
+    assert "zdce_core/samples/night-street.jpg" in names
+    for rel in HOST_FILES:
+        assert f"zdce_plugins/{rel.as_posix()}" in names, rel
+
+
+def test_installed_copy_runs_from_site_packages(installed, tmp_path):
+    python = installed / "bin" / "python"
+    code = (
+        "import zdce_core, zdce_plugins, numpy as np; "
+        "print(zdce_core.__file__); print(zdce_plugins.__file__); "
+        "print(float(zdce_core.enhance(np.full((8, 8, 3), 20, np.uint8)).mean()))"
+    )
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    core, adapters, mean = done.stdout.split()
+    assert str(installed) in core and str(installed) in adapters
+    assert float(mean) > 20 / 255
+    listing = subprocess.run([installed / "bin" / "zdce", "plugins"], capture_output=True, text=True, check=True)
+    for name in ("gimp", "darktable", "imagemagick"):
+        assert any(line.startswith(name + " ") for line in listing.stdout.splitlines())
+    enhanced = subprocess.run([installed / "bin" / "zdce", "enhance", "--sample"], capture_output=True, text=True, cwd=tmp_path)
+    assert enhanced.returncode == 0, enhanced.stderr
+    assert (tmp_path / "night-street_enhanced.jpg").stat().st_size > 10_000

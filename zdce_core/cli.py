@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each module has ``register(subparsers)`` that adds its parser and sets ``func``.
-COMMANDS = ("enhance", "train", "hostbridge", "batch", "plugins")
+COMMANDS = ("enhance", "train", "compare", "hostbridge", "batch", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .estimate import DEFAULT_SIZE, estimate_curve_maps
-from .exposure import apply_strength, strength_map
+from .exposure import auto_maps
 from .model import N_ITERATIONS, DCENet
 from .render import render
 from .threads import limit_threads
@@ -128,7 +128,7 @@ def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None) ->
 def _curve_maps(colour, strength, estimate_size, model):
     maps = estimate_curve_maps(model or default_model(), colour, size=estimate_size)
     if strength == "auto":
-        return apply_strength(maps, strength_map(colour)), 1.0
+        return auto_maps(colour, maps), 1.0
     return maps, strength
 
 

@@ -8,6 +8,7 @@ session and writes the results as JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -172,6 +173,7 @@ def failing_session(tmp_path_factory, photos) -> dict:
     return {"report": report, "output": output}
 
 
+@functools.cache
 def reference(path: Path, steps: int) -> np.ndarray:
     """enhance() on the same 8-bit input, scaled to 8-bit levels (float, unrounded)."""
     from zdce_core import enhance
@@ -279,11 +281,12 @@ def test_hostbridge_round_trip(tmp_path, dark_rgb):
     raw_in, raw_out = tmp_path / "in.raw", tmp_path / "out.raw"
     rgba.tofile(raw_in)
     height, width = rgba.shape[:2]
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "zdce_core", "hostbridge", str(raw_in), str(raw_out),
          "--width", str(width), "--height", str(height), "--channels", "4", "--steps", "4"],
-        check=True, capture_output=True,
+        capture_output=True, text=True,
     )
+    assert done.returncode == 0, done.stderr
     got = np.fromfile(raw_out, dtype=np.float32).reshape(rgba.shape)
     np.testing.assert_allclose(got, enhance(rgba, 4), atol=1e-5)
     np.testing.assert_array_equal(got[..., 3], rgba[..., 3])

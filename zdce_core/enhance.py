@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from .denoise import suppress_noise
 from .estimate import DEFAULT_SIZE, estimate_curve_maps
 from .exposure import auto_maps
 from .model import N_ITERATIONS, DCENet
@@ -137,6 +138,7 @@ def enhance(
     steps: int = 8,
     *,
     strength: float | str = "auto",
+    denoise: bool = True,
     channel_axis: int | None = -1,
     dtype=None,
     estimate_size: int | None = DEFAULT_SIZE,
@@ -157,6 +159,11 @@ def enhance(
         Scale of the curves, 0 (unchanged) to 1 (as trained). ``'auto'``
         (default) brightens dark photos fully and leaves well-exposed ones and
         well-exposed regions nearly alone.
+    denoise : bool, optional
+        Suppress the sensor noise the curves amplify, in proportion to the
+        gain applied in each region (default). Well-lit regions, where the
+        gain is about 1, are left as they are. ``False`` returns the plain
+        curve result.
     channel_axis : int or None, optional
         Axis of the colour channels; ``None`` for a 2-D grayscale image.
     dtype : dtype or None, optional
@@ -202,6 +209,8 @@ def enhance(
     with limit_threads(threads):
         maps, scale = _curve_maps(colour, strength, estimate_size, model)
         rgb_out = render(colour, maps, steps=steps, strength=scale, dtype=out_dtype)
+        if denoise:
+            suppress_noise(colour, rgb_out, maps, steps=steps, strength=scale)
     return _finish(image, rgb_out, channel_axis)
 
 
@@ -209,6 +218,7 @@ def enhance_steps(
     image,
     *,
     strength: float | str = "auto",
+    denoise: bool = True,
     channel_axis: int | None = -1,
     dtype=None,
     estimate_size: int | None = DEFAULT_SIZE,
@@ -217,7 +227,7 @@ def enhance_steps(
 ) -> list[np.ndarray]:
     """Every intermediate result, steps 1 to 8, from one network pass (for previews).
 
-    Takes the same options as :func:`enhance`; element ``k`` equals
+    Takes the same options as :func:`enhance` (``denoise`` included); element ``k`` equals
     ``enhance(image, steps=k + 1, ...)``.
 
     Examples
@@ -232,7 +242,10 @@ def enhance_steps(
     image, _, strength, out_dtype, colour = _prepare(image, 1, strength, channel_axis, dtype)
     with limit_threads(threads):
         maps, scale = _curve_maps(colour, strength, estimate_size, model)
-        return [
-            _finish(image, render(colour, maps, steps=k, strength=scale, dtype=out_dtype), channel_axis)
-            for k in range(1, N_ITERATIONS + 1)
-        ]
+        results = []
+        for k in range(1, N_ITERATIONS + 1):
+            rgb_out = render(colour, maps, steps=k, strength=scale, dtype=out_dtype)
+            if denoise:
+                suppress_noise(colour, rgb_out, maps, steps=k, strength=scale)
+            results.append(_finish(image, rgb_out, channel_axis))
+        return results

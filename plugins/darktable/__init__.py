@@ -25,7 +25,8 @@ MODULE = "contrib/zdce_enhance"
 REQUIRE_LINE = f'require "{MODULE}"'
 # The one line of the shipped script that install fills in.
 ENGINE_LINE = 'local INSTALLED_ENGINE = ""'
-VERSION = re.compile(r"this is darktable (\S+)")
+# "this is darktable 4.2.1" (4.x) or "darktable 5.0.1" (5.x).
+VERSION = re.compile(r"darktable (\d\S*)")
 TIMEOUT_S = 30
 
 

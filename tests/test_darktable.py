@@ -1,0 +1,246 @@
+"""The darktable adapter and Lua script, driven through the real darktable.
+
+darktable runs headless as a Lua library under Xvfb (tests/darktable/driver.lua);
+the script is the copy ``zdce install darktable --prefix`` wrote, and the engine
+is the real ``zdce`` of this environment unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import require_host
+from zdce_core import enhance, plugins
+from zdce_core.hookspecs import InstallOptions
+from zdce_core.imageio import read_image
+from zdce_plugins import darktable as adapter
+
+DRIVER = Path(__file__).parent / "darktable" / "driver.lua"
+HOW = "sudo bash scripts/hosts/darktable.sh (Debian: apt-get install darktable lua5.4 xvfb xauth)"
+TIFF = "TIFF (16-bit)"
+# A file and folder name that breaks naive shell quoting.
+AWKWARD_DIR = "ph o'to $HOME"
+AWKWARD_NAME = 'low light\'s "night" `x`.png'
+# The engine's result against enhance() on the very pixels darktable exported:
+# the same computation, so only float rounding differs (TIFF; measured max 2.8e-4
+# of full range on darktable 4.2), plus one more JPEG encoding of the result
+# (JPEG, quality 95).
+TIFF_MAX_ERROR = 1e-3
+JPEG_MEAN_ERROR = 1.5 / 255
+JPEG_MAX_ERROR = 24 / 255
+
+
+def _libdarktable() -> str | None:
+    found = sorted(glob.glob("/usr/lib/*/darktable/libdarktable.so"))
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="module")
+def lua_cpath() -> str:
+    lib = _libdarktable()
+    ready = bool(lib and shutil.which("darktable") and shutil.which("lua5.4") and shutil.which("xvfb-run"))
+    require_host(ready, "darktable (with libdarktable.so, lua5.4 and xvfb-run)", HOW)
+    return str(Path(lib).parent / "lib?.so") + ";;"
+
+
+@dataclass
+class Run:
+    """What one driver run printed."""
+
+    ok: bool = False
+    message: str = ""
+    references: dict[str, Path] = field(default_factory=dict)
+    imported: list[tuple[Path, Path, list[str]]] = field(default_factory=list)
+    count: int = -1
+    stdout: str = ""
+
+
+def _install(configdir: Path) -> list[Path]:
+    found = plugins.find("darktable")
+    return plugins.call(found.plugin, "zdce_install", options=InstallOptions(prefix=configdir, python=sys.executable))
+
+
+def _drive(lua_cpath: str, tmp: Path, mode: str, engine: str, steps: int, fmt: str, photos: list[Path]) -> Run:
+    configdir = tmp / "dt config"
+    if not (configdir / "luarc").exists():
+        _install(configdir)
+    refdir = tmp / "ref"
+    refdir.mkdir(exist_ok=True)
+    env = {**os.environ, "LUA_CPATH": lua_cpath, "TMPDIR": str(tmp / "tmp")}
+    (tmp / "tmp").mkdir(exist_ok=True)
+    args = ["xvfb-run", "-a", "lua5.4", str(DRIVER), str(configdir), mode, engine, str(steps), fmt, str(refdir)]
+    done = subprocess.run(args + [str(p) for p in photos], capture_output=True, text=True, env=env, timeout=300)
+    run = Run(stdout=done.stdout)
+    for line in done.stdout.splitlines():
+        record, _, rest = line.partition("\t")
+        fields = rest.split("\t")
+        if record == "REF":
+            run.references[fields[0]] = Path(fields[1])
+        elif record == "RESULT":
+            run.ok, run.message = fields[0] == "true", fields[1]
+        elif record == "IMPORTED":
+            run.imported.append((Path(fields[0]), Path(fields[1]), fields[2].split(";")))
+        elif record == "COUNT":
+            run.count = int(fields[0])
+    assert run.count >= 0, f"driver did not finish (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}"
+    return run
+
+
+def _photo(folder: Path, size: tuple[int, int], shared_photo: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / AWKWARD_NAME
+    with Image.open(shared_photo) as im:
+        im.convert("RGB").resize(size, Image.LANCZOS).save(path)
+    return path
+
+
+def _as_float(array: np.ndarray) -> np.ndarray:
+    return array.astype(np.float64) / np.iinfo(array.dtype).max
+
+
+def _leftovers(tmp: Path) -> list[str]:
+    # darktable itself may leave its own files in TMPDIR; ours are zdce-* folders.
+    return [p.name for p in (tmp / "tmp").iterdir() if p.name.startswith("zdce")]
+
+
+def test_export_target_enhances_imports_groups_and_tags(lua_cpath, tmp_path, shared_photo):
+    # Two originals with the same name in different folders, in one export.
+    photos = [_photo(tmp_path / AWKWARD_DIR / sub, (150, 100), shared_photo) for sub in ("a", "b")]
+    # No executable preference: the engine `zdce install` recorded in the script is used.
+    run = _drive(lua_cpath, tmp_path, "storage", "", 8, TIFF, photos)
+
+    assert run.ok, run.message
+    assert f"\n{run.message}\n" in f"\n{run.stdout}"  # shown to the user (dt.print), not only returned
+    assert run.count == 4
+    assert sorted(str(leader) for _, leader, _ in run.imported) == sorted(map(str, photos))
+    for result, leader, tags in run.imported:
+        assert result == leader.with_name(leader.stem + "_zdce.tif")
+        assert "zdce|enhanced" in tags
+        got = read_image(result)
+        exported = read_image(run.references[str(leader)])
+        assert got.dtype == np.uint16 and exported.dtype == np.uint16  # 16-bit all the way
+        want = enhance(exported, steps=8)
+        assert got.shape == want.shape
+        assert np.abs(_as_float(got) - want).max() <= TIFF_MAX_ERROR
+    assert _leftovers(tmp_path) == []
+
+
+def test_shortcut_uses_preferred_jpeg_and_steps(lua_cpath, tmp_path, shared_photo):
+    photo = _photo(tmp_path / AWKWARD_DIR, (150, 100), shared_photo)
+    (photo.with_name(photo.stem + "_zdce.jpg")).write_bytes(b"an earlier result, not to be overwritten")
+    engine = adapter.engine_executable(sys.executable)
+    run = _drive(lua_cpath, tmp_path, "shortcut", engine, 4, "JPEG", [photo])
+
+    assert run.ok, run.message
+    [(result, leader, tags)] = run.imported
+    assert leader == photo and "zdce|enhanced" in tags
+    assert result == photo.with_name(photo.stem + "_zdce_2.jpg")
+    assert photo.with_name(photo.stem + "_zdce.jpg").read_bytes() == b"an earlier result, not to be overwritten"
+    got = _as_float(read_image(result))
+    want = enhance(read_image(run.references[str(photo)]), steps=4)
+    error = np.abs(got - want)
+    assert error.mean() <= JPEG_MEAN_ERROR and error.max() <= JPEG_MAX_ERROR
+    # steps=4 is gentler than steps=8: the preference reached the engine.
+    assert got.mean() < enhance(read_image(run.references[str(photo)]), steps=8).mean()
+    assert _leftovers(tmp_path) == []
+
+
+def test_missing_engine_is_reported_and_nothing_imported(lua_cpath, tmp_path, shared_photo):
+    photo = _photo(tmp_path / AWKWARD_DIR, (60, 40), shared_photo)
+    missing = tmp_path / "no such dir" / "zdce"
+    run = _drive(lua_cpath, tmp_path, "shortcut", str(missing), 8, TIFF, [photo])
+
+    assert not run.ok
+    assert "engine not found" in run.message and str(missing) in run.message
+    assert f"\n{run.message}\n" in f"\n{run.stdout}"
+    assert run.imported == [] and run.count == 1
+    assert sorted(p.name for p in photo.parent.iterdir()) == [photo.name]
+    assert _leftovers(tmp_path) == []
+
+
+def test_failing_engine_is_reported_and_nothing_imported(lua_cpath, tmp_path, shared_photo):
+    photo = _photo(tmp_path / AWKWARD_DIR, (60, 40), shared_photo)
+    # An engine that writes a result for every input and then fails: none may be imported.
+    broken = tmp_path / "broken engine"
+    broken.write_text(
+        "#!/bin/sh\n"
+        'while [ "$1" != -o ]; do shift; done; out="$2"; shift 2\n'
+        'mkdir -p "$out"; for f in "$@"; do case "$f" in -*) ;; *) cp "$f" "$out/";; esac; done\n'
+        'echo "zdce batch: the model file is corrupt" >&2\n'
+        "exit 2\n"
+    )
+    broken.chmod(0o755)
+    run = _drive(lua_cpath, tmp_path, "storage", str(broken), 8, TIFF, [photo])
+
+    assert not run.ok
+    assert "exit 2" in run.message and "the model file is corrupt" in run.message
+    assert f"\n{run.message}\n" in f"\n{run.stdout}"
+    assert run.imported == [] and run.count == 1
+    assert sorted(p.name for p in photo.parent.iterdir()) == [photo.name]
+    assert _leftovers(tmp_path) == []
+
+
+def test_detect_host_reports_darktable_version(lua_cpath):
+    info = plugins.call(plugins.find("darktable").plugin, "zdce_detect_host")
+    assert info is not None and Path(info.executable).name == "darktable"
+    shown = subprocess.run([info.executable, "--version"], capture_output=True, text=True, timeout=60)
+    assert f"darktable {info.version}" in shown.stdout
+
+
+def _hook(name: str, configdir: Path):
+    return plugins.call(
+        plugins.find("darktable").plugin, name, options=InstallOptions(prefix=configdir, python=sys.executable)
+    )
+
+
+def test_install_is_idempotent_and_uninstall_restores_the_users_files(tmp_path):
+    configdir = tmp_path / "config dir"
+    contrib = configdir / "lua" / "contrib"
+    contrib.mkdir(parents=True)
+    (contrib / "theirs.lua").write_text("return {}\n")
+    users_luarc = 'require "contrib/theirs"\n-- require "contrib/zdce_enhance" (a comment is not our line)\n'
+    (configdir / "luarc").write_text(users_luarc)
+
+    first = _hook("zdce_install", configdir)
+    assert sorted(first) == sorted([contrib / "zdce_enhance.lua", configdir / "luarc"])
+    assert _hook("zdce_install", configdir) == []
+    luarc = (configdir / "luarc").read_text()
+    assert luarc == users_luarc + 'require "contrib/zdce_enhance"\n'
+    script = (contrib / "zdce_enhance.lua").read_text()
+    engine = adapter.engine_executable(sys.executable)
+    assert engine and f"local INSTALLED_ENGINE = {adapter.lua_string(engine)}" in script
+    assert _hook("zdce_is_installed", configdir) is True
+
+    assert sorted(_hook("zdce_uninstall", configdir)) == sorted(first)
+    assert _hook("zdce_uninstall", configdir) == []
+    assert (configdir / "luarc").read_text() == users_luarc
+    assert sorted(p.name for p in contrib.iterdir()) == ["theirs.lua"]
+    assert _hook("zdce_is_installed", configdir) is False
+
+
+def test_uninstall_leaves_a_fresh_config_dir_as_it_was(tmp_path):
+    configdir = tmp_path / "darktable"
+    configdir.mkdir()
+    _hook("zdce_install", configdir)
+    assert (configdir / "luarc").read_text() == 'require "contrib/zdce_enhance"\n'
+    _hook("zdce_uninstall", configdir)
+    assert list(configdir.iterdir()) == []
+
+
+def test_lua_string_survives_awkward_paths(tmp_path, lua_cpath):
+    # The engine path written into the script must read back exactly in Lua.
+    weird = '/opt/a "b"\\c\n\td\'e/zdce'
+    probe = tmp_path / "probe.lua"
+    probe.write_text(f"io.write({adapter.lua_string(weird)})\n")
+    done = subprocess.run(["lua5.4", str(probe)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == weird

@@ -6,13 +6,14 @@ Usage::
 
 Each run enhances the same photos from the shared test data into a fresh
 temporary folder with :func:`zdce_core.batch.run` (read, enhance, write,
-metadata and all) and prints the best wall time of ``--repeat`` runs.
+metadata and all) and prints the best wall time of ``--repeat`` interleaved rounds.
 The first, untimed run loads the model and warms the compiled kernels.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -42,12 +43,20 @@ def main() -> None:
     args = parser.parse_args()
     inputs = [str(SETS[args.set])]
     time_batch(inputs, 1)  # warm-up: model load, numba compilation
-    print(f"set={args.set} cores={available_cores()}")
-    baseline = None
-    for workers in args.workers:
-        best, done = min(time_batch(inputs, workers) for _ in range(args.repeat))
-        baseline = baseline or best
-        print(f"workers={workers}: {best:6.2f} s for {done} photos, {done / best:5.2f} photos/s, x{baseline / best:.2f}")
+    print(f"set={args.set} cores={available_cores()} load={os.getloadavg()[0]:.1f}")
+    # Rounds interleave the worker counts so a change in machine load hits them all alike.
+    times: dict[int, list[float]] = {w: [] for w in args.workers}
+    for _ in range(args.repeat):
+        for workers in args.workers:
+            seconds, done = time_batch(inputs, workers)
+            times[workers].append(seconds)
+    baseline = min(times[args.workers[0]])
+    for workers, runs in times.items():
+        best = min(runs)
+        print(
+            f"workers={workers}: best {best:6.2f} s (all: {' '.join(f'{t:.2f}' for t in runs)}) "
+            f"for {done} photos, {done / best:5.2f} photos/s, x{baseline / best:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def _tiled_forward(model: DCENet, image: np.ndarray, tile: int) -> torch.Tensor:
             t0, l0 = max(0, top - halo), max(0, left - halo)
             b0, r0 = min(height, bottom + halo), min(width, right + halo)
             # (h, w, 3) seen as (1, 3, h, w) is channels-last, which convolutions take as is.
-            x = torch.from_numpy(image[t0:b0, l0:r0]).to(torch.float32).permute(2, 0, 1)[None]
+            x = torch.from_numpy(image[t0:b0, l0:r0].astype(np.float32)).permute(2, 0, 1)[None]
             maps = model(x.mul_(scale) if scale != 1.0 else x)[0]
             out[:, top:bottom, left:right] = maps[:, top - t0 : bottom - t0, left - l0 : right - l0]
     return out

@@ -10,8 +10,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from zdce_core.imageio import read_image
 from zdce_plugins import darktable as adapter
 
 DRIVER = Path(__file__).parent / "darktable" / "driver.lua"
+GUI_PROBE = Path(__file__).parent / "darktable" / "gui_probe.lua"
 HOW = "sudo bash scripts/hosts/darktable.sh (Debian: apt-get install darktable lua5.4 xvfb xauth)"
 TIFF = "TIFF (16-bit)"
 # A file and folder name that breaks naive shell quoting.
@@ -187,6 +190,48 @@ def test_failing_engine_is_reported_and_nothing_imported(lua_cpath, tmp_path, sh
     assert f"\n{run.message}\n" in f"\n{run.stdout}"
     assert run.imported == [] and run.count == 1
     assert sorted(p.name for p in photo.parent.iterdir()) == [photo.name]
+    assert _leftovers(tmp_path) == []
+
+
+def test_script_loads_from_luarc_in_the_darktable_gui(lua_cpath, tmp_path, shared_photo):
+    configdir = tmp_path / "dt config"
+    _install(configdir)
+    with (configdir / "luarc").open("a") as luarc:
+        luarc.write(f"dofile({adapter.lua_string(str(GUI_PROBE))})\n")
+    photo = _photo(tmp_path / AWKWARD_DIR, (60, 40), shared_photo)
+    report = tmp_path / "report.txt"
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "ZDCE_TEST_REPORT": str(report), "ZDCE_TEST_PHOTO": str(photo)}
+    args = ["xvfb-run", "-a", "darktable", "--configdir", str(configdir), "--cachedir", str(tmp_path / "cache"),
+            "--library", ":memory:", "--conf", "write_sidecar_files=never"]
+    # The GUI never exits by itself: wait for the probe's report, then stop it.
+    gui = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and gui.poll() is None:
+            if report.exists() and report.read_text().endswith("done\n"):
+                break
+            time.sleep(0.5)
+    finally:
+        if gui.poll() is None:
+            os.killpg(gui.pid, signal.SIGTERM)
+        try:
+            _, stderr = gui.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(gui.pid, signal.SIGKILL)
+            _, stderr = gui.communicate()
+    seen = {}
+    for line in report.read_text().splitlines() if report.exists() else []:
+        key, _, value = line.partition("\t")
+        seen[key] = value.split("\t")
+    assert "done" in seen, f"the probe did not finish; darktable said:\n{stderr.decode(errors='replace')[-3000:]}"
+    assert seen["gui"] == ["true"]
+    # Registered preferences and their defaults: the engine install recorded, 8 steps, 16-bit TIFF.
+    assert seen["executable"] == [adapter.engine_executable(sys.executable)]
+    assert seen["steps"] == ["8"] and seen["format"] == [TIFF]
+    assert seen["enhance"][0] == "true", seen["enhance"]
+    assert seen["imported"] == [str(photo.with_name(photo.stem + "_zdce.tif")), "true"]
+    assert seen["restart"] == ["true"]
     assert _leftovers(tmp_path) == []
 
 

@@ -193,6 +193,28 @@ def test_failing_engine_is_reported_and_nothing_imported(lua_cpath, tmp_path, sh
     assert _leftovers(tmp_path) == []
 
 
+def test_partly_failing_engine_imports_the_rest_and_names_the_original(lua_cpath, tmp_path, shared_photo):
+    photos = [_photo(tmp_path / AWKWARD_DIR / sub, (60, 40), shared_photo) for sub in ("a", "b")]
+    # An engine that enhances (copies) the first input and fails the second, as `zdce batch` reports it.
+    partial = tmp_path / "partial engine"
+    partial.write_text(
+        "#!/bin/sh\n"
+        'while [ "$1" != -o ]; do shift; done; out="$2"; shift 2\n'
+        'mkdir -p "$out"; cp "$1" "$out/"\n'
+        'echo "failed   $2: not a readable image (truncated)" >&2\n'
+        "exit 1\n"
+    )
+    partial.chmod(0o755)
+    run = _drive(lua_cpath, tmp_path, "storage", str(partial), 8, TIFF, photos)
+
+    assert not run.ok
+    assert run.message == f"Zero-DCE: 1 of 2 image(s) failed: {photos[1]}: not a readable image (truncated)"
+    assert [leader for _, leader, _ in run.imported] == [photos[0]] and "zdce|enhanced" in run.imported[0][2]
+    assert run.count == 3
+    assert sorted(p.name for p in photos[1].parent.iterdir()) == [photos[1].name]
+    assert _leftovers(tmp_path) == []
+
+
 def test_script_loads_from_luarc_in_the_darktable_gui(lua_cpath, tmp_path, shared_photo):
     configdir = tmp_path / "dt config"
     _install(configdir)

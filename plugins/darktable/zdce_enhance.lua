@@ -34,6 +34,7 @@ local MAX_STEPS = 8
 -- `zdce install darktable` replaces this with the engine it was run from.
 local INSTALLED_ENGINE = ""
 
+-- `_` is gettext, as in darktable's own scripts: throwaway variables get other names.
 local gettext = dt.gettext
 if gettext and gettext.bindtextdomain then
   gettext.bindtextdomain(MODULE, dt.configuration.config_dir .. "/lua/locale/")
@@ -285,7 +286,7 @@ function M.process(items, workdir, settings, progress)
     local log = workdir .. "/engine.log"
     local words = { M.shell_quote(engine), "batch", "-q", "--steps", tostring(settings.steps),
       "--quality", tostring(JPEG_QUALITY), "-o", M.shell_quote(outdir) }
-    for _, item in ipairs(items) do
+    for _n, item in ipairs(items) do
       words[#words + 1] = M.shell_quote(item.file)
     end
     local command = table.concat(words, " ") .. " >" .. M.shell_quote(log) .. " 2>&1"
@@ -301,10 +302,10 @@ function M.process(items, workdir, settings, progress)
     local failed = 0
     local tag = dt.tags.create(TAG)
     for i, item in ipairs(items) do
-      local _, stem, ext = split_path(item.file)
+      local _dir, stem, ext = split_path(item.file)
       local produced = string.format("%s/%s.%s", outdir, stem, ext)
       if M.file_exists(produced) then
-        local _, orig_stem = split_path(item.image.filename)
+        local _orig_dir, orig_stem = split_path(item.image.filename)
         local target = M.free_name(item.image.path, orig_stem, ext)
         local moved, merr = M.move(produced, target)
         if not moved then
@@ -320,8 +321,15 @@ function M.process(items, workdir, settings, progress)
       progress.update(0.5 + 0.5 * i / #items)
     end
     if failed > 0 then
-      result.message = string.format(_("Zero-DCE: %d of %d image(s) failed: %s"), failed, #items,
-        engine_reason(read_all(log)))
+      local reason = engine_reason(read_all(log))
+      -- The engine names our intermediate file; the user knows the original.
+      for _n, item in ipairs(items) do
+        local from, to = reason:find(item.file, 1, true)
+        if from then
+          reason = reason:sub(1, from - 1) .. item.image.path .. "/" .. item.image.filename .. reason:sub(to + 1)
+        end
+      end
+      result.message = string.format(_("Zero-DCE: %d of %d image(s) failed: %s"), failed, #items, reason)
       return
     end
     result.ok = true
@@ -339,7 +347,7 @@ end
 
 --- Name of an intermediate file: numbered so equal names from different film rolls cannot clash.
 local function work_name(workdir, number, image, ext)
-  local _, stem = split_path(image.filename)
+  local _dir, stem = split_path(image.filename)
   return string.format("%s/%d-%s.%s", workdir, number, stem, ext)
 end
 
@@ -419,7 +427,7 @@ end
 
 local function selected_images()
   local images = {}
-  for _, image in ipairs(dt.gui.action_images) do
+  for _n, image in ipairs(dt.gui.action_images) do
     images[#images + 1] = image
   end
   return images
@@ -449,10 +457,9 @@ script_data.metadata = {
   purpose = _("enhance dark photos with the Zero-DCE engine and import the results next to the originals"),
   author = "zdce contributors",
 }
+-- A storage and an event can be removed for real: no destroy_method "hide", no show.
 script_data.destroy = destroy
-script_data.destroy_method = nil
 script_data.restart = register
-script_data.show = nil
 -- The plain functions, for the headless tests (library mode has no GUI).
 script_data.functions = M
 

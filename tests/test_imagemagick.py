@@ -50,12 +50,14 @@ def commands(executable: str) -> dict[str, list[str]]:
 
 @pytest.fixture
 def installed(tmp_path: Path) -> dict[str, str]:
-    """An install into a fresh prefix, and an environment that makes ImageMagick read only it."""
+    """``zdce install imagemagick`` into a fresh prefix, and an environment where ImageMagick reads only it."""
     prefix = tmp_path / "magick-config"
-    registered = plugins.find("imagemagick")  # through the entry point, as `zdce install` finds it
-    options = InstallOptions(prefix=prefix, python=sys.executable)
-    written = plugins.call(registered.plugin, "zdce_install", options=options)
-    assert written == [prefix / "delegates.xml"]
+    done = subprocess.run(
+        [sys.executable, "-m", "zdce_core", "install", "imagemagick", "--prefix", str(prefix)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert plugins.call(plugins.find("imagemagick").plugin, "zdce_is_installed", options=InstallOptions(prefix=prefix))
     home = tmp_path / "home"
     home.mkdir()
     return dict(os.environ, MAGICK_CONFIGURE_PATH=str(prefix), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))

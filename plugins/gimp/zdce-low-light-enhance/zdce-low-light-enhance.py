@@ -220,10 +220,11 @@ class LowLightEnhance(Gimp.PlugIn):
             "steps", "St_eps", "Curve iterations: more brighten deep shadows further (1-8)", 1, 8, 8, flags
         )
         procedure.add_boolean_argument(
-            "auto-strength", "_Auto strength", "Let the engine choose the strength from the image", True, flags
+            "auto-strength", "_Auto strength",
+            "Brighten dark areas fully and leave well-exposed areas nearly alone", True, flags
         )
         procedure.add_double_argument(
-            "strength", "S_trength", "Blend of the enhanced result, 0 (none) to 1 (full); "
+            "strength", "S_trength", "Scale of the curves, 0 (unchanged) to 1 (as trained); "
             "used when Auto strength is off", 0.0, 1.0, 1.0, flags
         )
         procedure.add_boolean_argument(

@@ -369,7 +369,7 @@ function M.enhance_images(images, settings)
     for i, image in ipairs(images) do
       local file = work_name(workdir, i, image, format.extension)
       format:write_image(image, file)
-      -- write_image's boolean flipped meaning across darktable versions: trust the file.
+      -- Its return value is no success flag to rely on (darktable 4.2 returns false on success).
       if not M.file_exists(file) then
         error(string.format(_("export of %s failed"), image.filename))
       end
@@ -464,7 +464,7 @@ script_data.restart = register
 script_data.functions = M
 
 if not api_at_least(MIN_API[1], MIN_API[2]) then
-  dt.print_error(string.format("%s needs darktable Lua API %d.%d or newer, this is %s",
+  dt.print_error(string.format(_("%s needs darktable Lua API %d.%d or newer, this is %s"),
     MODULE, MIN_API[1], MIN_API[2], dt.configuration.api_version_string))
   return script_data
 end

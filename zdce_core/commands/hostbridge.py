@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .batch import _bounded, _strength
+
 FLOAT_BYTES = np.dtype(np.float32).itemsize
 
 
@@ -39,15 +41,6 @@ def write_raw(path: Path, pixels: np.ndarray) -> None:
         np.ascontiguousarray(pixels, dtype=np.float32).tofile(tmp)
 
 
-def _strength(text: str) -> float | str:
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1] or 'auto', not {text!r}") from None
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "hostbridge",
@@ -59,8 +52,8 @@ def register(sub) -> None:
     p.add_argument("--width", type=int, required=True)
     p.add_argument("--height", type=int, required=True)
     p.add_argument("--channels", type=int, required=True, choices=(3, 4))
-    p.add_argument("--steps", type=int, default=8, help="curve iterations, 1..8 (default 8)")
-    p.add_argument("--strength", type=_strength, default="auto", help="0..1 or auto (default auto)")
+    p.add_argument("--steps", type=_bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
+    p.add_argument("--strength", type=_strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
     p.add_argument("--no-denoise", dest="denoise", action="store_false", help="skip the denoising pass")
     p.set_defaults(func=run)
 

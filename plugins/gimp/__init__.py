@@ -53,6 +53,7 @@ def plugin_source(python: str) -> str:
 
 @hookimpl
 def zdce_adapter_info() -> AdapterInfo:
+    """Name ``gimp``, host GIMP 3, and the menu entry it adds."""
     return AdapterInfo(
         name="gimp",
         host="GIMP 3",
@@ -62,6 +63,7 @@ def zdce_adapter_info() -> AdapterInfo:
 
 @hookimpl
 def zdce_detect_host() -> HostInfo | None:
+    """The first GIMP 3 executable on PATH that reports a 3.x version (the Debian 12 chroot wrapper included)."""
     for name in EXECUTABLES:
         executable = shutil.which(name)
         if executable is None:
@@ -80,6 +82,7 @@ def zdce_detect_host() -> HostInfo | None:
 
 @hookimpl
 def zdce_install(options: InstallOptions) -> list[Path]:
+    """Write the plug-in folder and its executable script, carrying ``options.python`` as the engine."""
     if not options.python:
         raise ValueError("the GIMP plug-in needs the engine's Python interpreter (InstallOptions.python)")
     from zdce_core.imageio import atomic_path
@@ -95,6 +98,7 @@ def zdce_install(options: InstallOptions) -> list[Path]:
 
 @hookimpl
 def zdce_uninstall(options: InstallOptions) -> list[Path]:
+    """Remove the plug-in folder, and nothing else, from the profile."""
     folder = plugin_dir(options)
     if not folder.exists():
         return []
@@ -104,4 +108,5 @@ def zdce_uninstall(options: InstallOptions) -> list[Path]:
 
 @hookimpl
 def zdce_is_installed(options: InstallOptions) -> bool:
+    """Whether the plug-in script is present in the profile."""
     return (plugin_dir(options) / f"{PLUGIN}.py").is_file()

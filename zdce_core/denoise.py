@@ -34,16 +34,20 @@ GAIN_SIZE = 128
 RADIUS = 2
 """Half-size of the filter window (5 x 5)."""
 
-AMOUNT = 1.5
+AMOUNT = 1.0
 """Multiple of the added noise variance treated as noise (1: back to the input's noise level)."""
 
 SAMPLE_ROWS = 96
-"""Row triplets sampled for the noise estimate."""
+"""Most row triplets sampled for the noise estimate."""
+
+SAMPLE_VALUES = 400_000
+"""About how many filter responses the noise estimate takes (fewer rows on wide photos)."""
 
 BAND_ROWS = 256
 """Rows filtered per sequential band (their originals are held in a float32 buffer)."""
 
 _CHUNK_ROWS = 32
+_SLOPE_STEP = 0.02  # luminance step of the finite-difference slope
 _MIN_VARIANCE = 1e-7  # below this (about 0.1/255 noise) a pixel is left as it is
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 # Immerkaer's 3x3 kernel: a difference of two Laplacians, blind to planes and ramps.
@@ -53,8 +57,8 @@ _LAPLACE_NORM = 6.0
 def noise_sigma(rgb: np.ndarray) -> float:
     """Robust estimate of the per-channel noise standard deviation of ``rgb``, in [0, 1] units.
 
-    Immerkaer's Laplacian-difference filter on up to :data:`SAMPLE_ROWS`
-    evenly spaced row triplets; the median absolute response (robust to
+    Immerkaer's Laplacian-difference filter on evenly spaced row triplets
+    (about :data:`SAMPLE_VALUES` responses); the median absolute response (robust to
     edges and texture) is converted to a Gaussian sigma.
 
     >>> rng = np.random.default_rng(1)
@@ -65,7 +69,8 @@ def noise_sigma(rgb: np.ndarray) -> float:
     height = rgb.shape[0]
     if height < 3 or rgb.shape[1] < 3:
         return 0.0
-    centres = np.unique(np.linspace(1, height - 2, min(SAMPLE_ROWS, height - 2)).round().astype(np.int64))
+    n_rows = min(SAMPLE_ROWS, height - 2, max(8, SAMPLE_VALUES // (3 * rgb.shape[1])))
+    centres = np.unique(np.linspace(1, height - 2, n_rows).round().astype(np.int64))
     rows = np.stack([rgb[centres - 1], rgb[centres], rgb[centres + 1]], axis=1).astype(np.float32)
     rows /= _SCALE.get(rgb.dtype, 1.0)
     lap = rows[:, :, :-2] - 2 * rows[:, :, 1:-1] + rows[:, :, 2:]
@@ -76,43 +81,57 @@ def noise_sigma(rgb: np.ndarray) -> float:
 def noise_variance_map(rgb: np.ndarray, maps: torch.Tensor, *, steps: int, strength: float, sigma: float) -> np.ndarray:
     """The ``(h, w)`` float32 variance to remove: ``AMOUNT * (g**2 - 1) * sigma**2`` on a small grid.
 
-    ``g`` is the ratio of output to input luminance of ``maps`` rendered on a
-    small copy of ``rgb``, smoothed a little so that it follows regions.
+    ``g`` is the slope of the curves at each region's luminance, from
+    ``maps`` rendered on a small copy of ``rgb`` and on the same copy a little
+    brighter, smoothed a little so that it follows regions.
     """
     small = box_reduce(rgb, reduction_factor(*rgb.shape[:2], GAIN_SIZE))
     small_maps = F.interpolate(maps[None], size=small.shape[:2], mode="bilinear", align_corners=False)[0]
-    lifted = render(small, small_maps, steps=steps, strength=strength, dtype=np.float32)
-    floor = 2.0 / 255  # keeps near-black pixels from claiming huge gains
-    gain = torch.from_numpy(((lifted @ LUMA + floor) / (small @ LUMA + floor)).astype(np.float32))
+    brighter = np.minimum(small + _SLOPE_STEP, 1.0)
+    lifted = render(small, small_maps, steps=steps, strength=strength, dtype=np.float32) @ LUMA
+    lifted_more = render(brighter, small_maps, steps=steps, strength=strength, dtype=np.float32) @ LUMA
+    step = np.maximum((brighter - small) @ LUMA, 1e-6)
+    gain = torch.from_numpy(((lifted_more - lifted) / step).astype(np.float32))
     gain = F.avg_pool2d(gain[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0].numpy()
     return (AMOUNT * np.maximum(gain * gain - 1.0, 0.0) * sigma * sigma).astype(np.float32)
 
 
 @numba.njit(cache=True)
 def _row_variance(variance, y0, y1, wy, x0, x1, wx, y, dst):
-    """Bilinear interpolation of the small ``variance`` grid along full-resolution row ``y``; returns its max."""
+    """Interpolate the small ``variance`` grid bilinearly along row ``y`` into ``dst[3 * x + c]``; returns its max."""
     upper, lower, w = variance[y0[y]], variance[y1[y]], wy[y]
     line = upper + w * (lower - upper)
-    peak = 0.0
+    peak = np.float32(0.0)
     for x in range(x0.size):
         v = line[x0[x]] + wx[x] * (line[x1[x]] - line[x0[x]])
-        dst[x] = v
+        dst[3 * x] = v
+        dst[3 * x + 1] = v
+        dst[3 * x + 2] = v
         peak = max(peak, v)
     return peak
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"contract"})
+@numba.njit(parallel=True, cache=True, fastmath=True)
 def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, radius, scale, band_rows):
     """Lee-filter ``img`` (``(H, 3 * W)``) in place; ``variance`` is the small noise-variance grid.
 
     Bands run in sequence; ``held`` keeps the original rows of the current
     band plus ``radius`` rows on either side, so rows already written are
     never read back. Inside a band, chunks of rows run in parallel, each
-    sliding its column sums down its rows.
+    sliding its column sums down its rows; the horizontal sums then add
+    ``2 * radius + 1`` shifted copies of the (zero-padded) column sums, so
+    every inner loop runs over contiguous interleaved samples.
     """
     height, row_len = img.shape
     width = row_len // 3
+    pad = 3 * radius
     inv = np.float32(1.0 / scale)
+    # 1 / (number of window columns inside the image), per interleaved sample.
+    inv_cols = np.empty(row_len, np.float32)
+    for x in range(width):
+        cols = min(x + radius, width - 1) - max(x - radius, 0) + 1
+        for c in range(3):
+            inv_cols[3 * x + c] = np.float32(1.0) / np.float32(cols)
     held = np.empty((band_rows + 2 * radius, row_len), np.float32)
     first_held = 0  # image row of held[0]
     n_held = 0
@@ -133,9 +152,9 @@ def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, radius, scale, band_rows):
         for chunk in numba.prange(n_chunks):
             c_top = top + chunk * _CHUNK_ROWS
             c_bottom = min(c_top + _CHUNK_ROWS, bottom)
-            col_sum = np.zeros(row_len, np.float32)
-            col_sq = np.zeros(row_len, np.float32)
-            noise = np.empty(width, np.float32)
+            col_sum = np.zeros(row_len + 2 * pad, np.float32)
+            col_sq = np.zeros(row_len + 2 * pad, np.float32)
+            noise = np.empty(row_len, np.float32)
             win_top, win_bottom = max(0, c_top - radius), max(0, c_top - radius)
             for y in range(c_top, c_bottom):
                 # Slide the vertical window to rows [y - radius, y + radius] within the image.
@@ -143,48 +162,35 @@ def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, radius, scale, band_rows):
                 while win_bottom < want_bottom:
                     line = held[win_bottom - first_held]
                     for i in range(row_len):
-                        col_sum[i] += line[i]
-                        col_sq[i] += line[i] * line[i]
+                        col_sum[pad + i] += line[i]
+                        col_sq[pad + i] += line[i] * line[i]
                     win_bottom += 1
                 while win_top < want_top:
                     line = held[win_top - first_held]
                     for i in range(row_len):
-                        col_sum[i] -= line[i]
-                        col_sq[i] -= line[i] * line[i]
+                        col_sum[pad + i] -= line[i]
+                        col_sq[pad + i] -= line[i] * line[i]
                     win_top += 1
                 if _row_variance(variance, y0, y1, wy, x0, x1, wx, y, noise) < _MIN_VARIANCE:
                     continue
-                n_rows = win_bottom - win_top
+                inv_rows = np.float32(1.0) / np.float32(win_bottom - win_top)
                 centre = held[y - first_held]
                 out = img[y]
-                for c in range(3):
+                for i in range(row_len):
                     s = np.float32(0.0)
                     q = np.float32(0.0)
-                    for x in range(min(radius, width)):
-                        s += col_sum[3 * x + c]
-                        q += col_sq[3 * x + c]
-                    for x in range(width):
-                        right = x + radius
-                        if right < width:
-                            s += col_sum[3 * right + c]
-                            q += col_sq[3 * right + c]
-                        left = x - radius - 1
-                        if left >= 0:
-                            s -= col_sum[3 * left + c]
-                            q -= col_sq[3 * left + c]
-                        n = noise[x]
-                        if n < _MIN_VARIANCE:
-                            continue
-                        inv_count = np.float32(1.0) / np.float32(n_rows * (min(right, width - 1) - max(x - radius, 0) + 1))
-                        mean = s * inv_count
-                        var = max(q * inv_count - mean * mean, np.float32(0.0))
-                        keep_part = max(var - n, np.float32(0.0)) / (var + np.float32(1e-12))
-                        v = mean + keep_part * (centre[3 * x + c] - mean)
-                        if scale > 1.0:
-                            v = min(max(v, np.float32(0.0)), np.float32(1.0))
-                            out[3 * x + c] = np.int32(v * scale + np.float32(0.5))
-                        else:
-                            out[3 * x + c] = v
+                    for k in range(0, 2 * pad + 1, 3):
+                        s += col_sum[i + k]
+                        q += col_sq[i + k]
+                    norm = inv_rows * inv_cols[i]
+                    mean = s * norm
+                    var = max(q * norm - mean * mean, np.float32(0.0))
+                    keep_part = max(var - noise[i], np.float32(0.0)) / (var + np.float32(1e-12))
+                    v = mean + keep_part * (centre[i] - mean)
+                    if scale > 1.0:
+                        out[i] = np.int32(min(max(v, np.float32(0.0)), np.float32(1.0)) * scale + np.float32(0.5))
+                    else:
+                        out[i] = v
 
 
 def suppress_noise(
@@ -211,7 +217,7 @@ def suppress_noise(
     --------
     >>> rng = np.random.default_rng(0)
     >>> dark = np.clip(0.05 + rng.normal(0, 0.01, (64, 64, 3)), 0, 1).astype(np.float32)
-    >>> maps = torch.full((24, 4, 4), 0.8)
+    >>> maps = torch.full((24, 4, 4), 0.25)
     >>> lifted = render(dark, maps, steps=8, strength=1.0, dtype=np.float32)
     >>> before = lifted.std()
     >>> bool(suppress_noise(dark, lifted, maps, steps=8, strength=1.0).std() < 0.5 * before)

@@ -32,7 +32,7 @@ GAIN_SIZE = 128
 """Longer side of the copy the gain map is computed on."""
 
 RADIUS = 2
-"""Half-size of the filter window (5 x 5)."""
+"""Half-size of the filter window (5 x 5); a compile-time constant of the kernel."""
 
 AMOUNT = 1.0
 """Multiple of the added noise variance treated as noise (1: back to the input's noise level)."""
@@ -47,6 +47,7 @@ BAND_ROWS = 256
 """Rows filtered per sequential band (their originals are held in a float32 buffer)."""
 
 _CHUNK_ROWS = 32
+_PAD = 3 * RADIUS  # interleaved samples of zero padding on either side of the column sums
 _SLOPE_STEP = 0.02  # luminance step of the finite-difference slope
 _MIN_VARIANCE = 1e-7  # below this (about 0.1/255 noise) a pixel is left as it is
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -112,7 +113,7 @@ def _row_variance(variance, y0, y1, wy, x0, x1, wx, y, dst):
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
-def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, radius, scale, band_rows):
+def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, scale, band_rows):
     """Lee-filter ``img`` (``(H, 3 * W)``) in place; ``variance`` is the small noise-variance grid.
 
     Bands run in sequence; ``held`` keeps the original rows of the current
@@ -124,7 +125,7 @@ def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, radius, scale, band_rows):
     """
     height, row_len = img.shape
     width = row_len // 3
-    pad = 3 * radius
+    radius, pad = RADIUS, _PAD
     inv = np.float32(1.0 / scale)
     # 1 / (number of window columns inside the image), per interleaved sample.
     inv_cols = np.empty(row_len, np.float32)
@@ -176,21 +177,24 @@ def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, radius, scale, band_rows):
                 inv_rows = np.float32(1.0) / np.float32(win_bottom - win_top)
                 centre = held[y - first_held]
                 out = img[y]
+                filtered = noise  # reused in place: noise[i] is read before filtered[i] is written
                 for i in range(row_len):
                     s = np.float32(0.0)
                     q = np.float32(0.0)
-                    for k in range(0, 2 * pad + 1, 3):
+                    for k in range(0, 2 * _PAD + 1, 3):
                         s += col_sum[i + k]
                         q += col_sq[i + k]
                     norm = inv_rows * inv_cols[i]
                     mean = s * norm
                     var = max(q * norm - mean * mean, np.float32(0.0))
                     keep_part = max(var - noise[i], np.float32(0.0)) / (var + np.float32(1e-12))
-                    v = mean + keep_part * (centre[i] - mean)
-                    if scale > 1.0:
-                        out[i] = np.int32(min(max(v, np.float32(0.0)), np.float32(1.0)) * scale + np.float32(0.5))
-                    else:
-                        out[i] = v
+                    filtered[i] = mean + keep_part * (centre[i] - mean)
+                if scale > 1.0:
+                    for i in range(row_len):
+                        out[i] = np.int32(min(max(filtered[i], np.float32(0.0)), np.float32(1.0)) * scale + np.float32(0.5))
+                else:
+                    for i in range(row_len):
+                        out[i] = filtered[i]
 
 
 def suppress_noise(
@@ -234,6 +238,6 @@ def suppress_noise(
     x0, x1, wx = source_coords(width, variance.shape[1])
     _lee_bands(
         out.reshape(height, -1), variance, y0, y1, wy, x0, x1, wx,
-        RADIUS, _SCALE.get(out.dtype, 1.0), BAND_ROWS,
+        _SCALE.get(out.dtype, 1.0), BAND_ROWS,
     )
     return out

@@ -97,11 +97,25 @@ def test_box_reduce_averages_blocks_cut_by_the_edges():
     np.testing.assert_allclose(got, want[0].permute(1, 2, 0).numpy(), atol=1e-6)
 
 
-def test_estimation_never_upscales(model):
+def test_estimation_never_upscales_and_fits_the_size(model):
     rgb = photo(30, 50, np.uint8)
+    # An image that fits runs through the network itself, at its own size.
     assert estimate_curve_maps(model, rgb, size=256).shape == (24, 30, 50)
-    assert estimate_curve_maps(model, rgb, size=16).shape == (24, 8, 13)
+    # Larger ones get the flat-field maps of the 8x8-block copy, averaged down where needed.
+    assert estimate_curve_maps(model, rgb, size=16).shape == (24, 4, 7)
+    assert estimate_curve_maps(model, photo(130, 200, np.uint8), size=10).shape == (24, 7, 10)
     assert reduction_factor(30, 50, 16) == 4
+
+
+def test_fast_maps_follow_the_full_resolution_network_on_smooth_content(model):
+    yy, xx = np.mgrid[0:192, 0:256] / 256.0
+    rgb = np.stack([0.1 + 0.3 * xx, 0.05 + 0.2 * yy, 0.15 * (1 + np.sin(6 * xx) * np.cos(4 * yy))], axis=-1)
+    full = estimate_curve_maps(model, rgb, size=None)
+    fast = estimate_curve_maps(model, rgb, size=32)
+    assert fast.shape == (24, 24, 32)
+    block_means = F.avg_pool2d(full[None], 8)[0]
+    # Away from the zero-padded border, where the full-resolution network sees flat content.
+    assert (fast - block_means)[:, 1:-1, 1:-1].abs().max() < 0.005
 
 
 def test_full_resolution_tiles_match_one_untiled_pass(model):

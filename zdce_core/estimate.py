@@ -1,27 +1,43 @@
-"""Curve-map estimation: DCE-Net on a small copy, or tiled at full resolution.
+"""Curve-map estimation: DCE-Net's flat-field response on a small copy, or the network tiled at full resolution.
 
-The curve maps are smooth by construction, so the default runs the network on
-a box-downscaled copy and leaves the full-resolution work to
-:func:`zdce_core.render.render`. ``size=None`` runs the network at full
-resolution in overlapping tiles, which equals one untiled pass while keeping
-the network's activations bounded.
+The curve maps are smooth, so the default estimates them on a box-downscaled
+copy and leaves the full-resolution work to :func:`zdce_core.render.render`.
+On that copy it runs :func:`flat_field_network`, not the network itself: the
+network's 15-pixel receptive field covers nearly flat content in a full-size
+photo, but whole objects in a small copy, where it answers very differently
+(see docs/performance.md). ``size=None`` runs the network at full resolution
+in overlapping tiles, which equals one untiled pass while keeping the
+network's activations bounded.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numba
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .model import RECEPTIVE_RADIUS, DCENet
 
-DEFAULT_SIZE = 256
-"""Longer side of the copy the network sees by default (see docs/performance.md)."""
+DEFAULT_SIZE = 512
+"""Default ``size``: images up to 512 pixels run through the network itself,
+larger ones keep maps of up to 512 pixels, fine enough for 4K photos to get
+the 8x8-block flat-field maps (see docs/performance.md)."""
+
+FLAT_FIELD_FACTOR = 8
+"""Box factor of the copy :func:`flat_field_network` runs on.
+
+About the network's receptive radius: averaging over such blocks stands in for
+the spatial averaging the network does at full resolution, and the maps match
+the full-resolution network's best there (docs/performance.md).
+"""
 
 TILE = 512
-"""Core size of a full-resolution network tile; the halo comes on top."""
+"""Core size of a network tile; the halo comes on top."""
 
 _SCALE = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}
 
@@ -103,6 +119,31 @@ def _tiled_forward(model: DCENet, image: np.ndarray, tile: int) -> torch.Tensor:
     return out
 
 
+def flat_field_network(model: DCENet) -> DCENet:
+    """``model`` as it responds to locally flat content: every kernel summed into a 1x1 one.
+
+    Where the input is constant over a convolution's window, the convolution
+    equals a 1x1 convolution with the kernel's spatial sum, so on a photo far
+    larger than the receptive field the network acts, block by block, as this
+    per-pixel one. Run on a box-downscaled copy, it reproduces the block
+    averages of the full-resolution maps, at a ninth of the network's cost.
+
+    >>> net = DCENet().eval()
+    >>> flat = torch.full((1, 3, 15, 15), 0.2)
+    >>> with torch.no_grad():
+    ...     full, one = net(flat)[:, :, 7, 7], flat_field_network(net)(flat[:, :, :1, :1])[:, :, 0, 0]
+    >>> bool(torch.allclose(full, one, atol=1e-6))
+    True
+    """
+    flat = copy.deepcopy(model)
+    with torch.no_grad():
+        for conv in flat.modules():
+            if isinstance(conv, nn.Conv2d):
+                conv.weight = nn.Parameter(conv.weight.sum(dim=(2, 3), keepdim=True), requires_grad=False)
+                conv.kernel_size, conv.padding = (1, 1), (0, 0)
+    return flat
+
+
 def estimate_curve_maps(
     model: DCENet, rgb: np.ndarray, *, size: int | None = DEFAULT_SIZE, tile: int | None = None
 ) -> torch.Tensor:
@@ -115,8 +156,11 @@ def estimate_curve_maps(
     rgb
         C-contiguous uint8, uint16, float32 or float64 image; floats in [0, 1].
     size
-        Longer side of the downscaled copy the network runs on (never
-        upscaled); ``None`` runs it at full resolution.
+        Longer side of the maps at most; an image that fits runs through the
+        network itself, a larger one is box-downscaled by
+        :data:`FLAT_FIELD_FACTOR` for :func:`flat_field_network`, whose maps
+        are then averaged down to fit. ``None`` runs the network at full
+        resolution.
     tile
         Core tile size of the network pass (default :data:`TILE`); the result
         does not depend on it.
@@ -124,8 +168,14 @@ def estimate_curve_maps(
     Returns
     -------
     torch.Tensor
-        float32 ``(3 * iterations, h, w)`` maps, ``h, w`` the network's input size.
+        float32 ``(3 * iterations, h, w)`` maps, ``max(h, w) <= size``.
     """
-    factor = reduction_factor(*rgb.shape[:2], size)
-    image = box_reduce(rgb, factor) if factor > 1 else rgb
-    return _tiled_forward(model, image, TILE if tile is None else tile)
+    tile = TILE if tile is None else tile
+    height, width = rgb.shape[:2]
+    grid = reduction_factor(height, width, size)
+    if grid == 1:
+        return _tiled_forward(model, rgb, tile)
+    maps = _tiled_forward(flat_field_network(model), box_reduce(rgb, FLAT_FIELD_FACTOR), tile)
+    if grid <= FLAT_FIELD_FACTOR:
+        return maps
+    return F.adaptive_avg_pool2d(maps[None], (-(-height // grid), -(-width // grid)))[0]

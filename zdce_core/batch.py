@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -58,6 +58,8 @@ class Settings:
         JPEG chroma subsampling; ``None`` keeps the source JPEG's (4:2:0 otherwise).
     max_pixels : int or None
         Inputs with more pixels fail before they are decoded.
+    threads : int or None
+        CPU threads per engine call; ``None`` shares the cores among the workers.
     """
 
     steps: int = 8
@@ -66,6 +68,7 @@ class Settings:
     quality: int = 92
     subsampling: str | None = None
     max_pixels: int | None = Image.MAX_IMAGE_PIXELS
+    threads: int | None = None
 
 
 @dataclass
@@ -191,6 +194,7 @@ def process(job: Job, settings: Settings) -> Result:
             strength=settings.strength,
             denoise=settings.denoise,
             dtype=photo.array.dtype.type,
+            threads=settings.threads,
         )
         job.target.parent.mkdir(parents=True, exist_ok=True)
         write_photo(job.target, out, photo.metadata, quality=settings.quality, subsampling=settings.subsampling)
@@ -218,7 +222,7 @@ def run(
     started, the interrupt propagates, and no output is left half-written
     (writes are atomic; with several workers those in flight finish first).
     """
-    from .threads import available_cores, limit_threads
+    from .threads import available_cores
 
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
@@ -238,12 +242,13 @@ def run(
             pending.append(job)
     if not pending:
         return results
-    with limit_threads(max(1, available_cores() // workers)):
-        if workers == 1:
-            for job in pending:
-                settle(process(job, settings))
-        else:
-            _run_parallel(pending, settings, workers, settle)
+    if settings.threads is None:
+        settings = replace(settings, threads=max(1, available_cores() // workers))
+    if workers == 1:
+        for job in pending:
+            settle(process(job, settings))
+    else:
+        _run_parallel(pending, settings, workers, settle)
     return results
 
 

@@ -2,18 +2,22 @@
 
 Usage::
 
-    python benchmarks/batch_workers.py [--set dicm|lol|hires] [--workers 1 2 3] [--repeat 2]
+    python benchmarks/batch_workers.py [--set lol|dicm|hires] [--runs 1x2 1x1 2x1 3x1] [--repeat 3]
 
-Each run enhances the same photos from the shared test data into a fresh
-temporary folder with :func:`zdce_core.batch.run` (read, enhance, write,
-metadata and all) and prints the best wall time of ``--repeat`` interleaved rounds.
-The first, untimed run loads the model and warms the compiled kernels.
+A run ``WxT`` uses W workers with T engine threads each (``W`` alone: the
+cores shared among the workers, as ``zdce batch`` does). Each run enhances
+the same photos from the shared test data into a fresh temporary folder with
+:func:`zdce_core.batch.run` (read, enhance, write, metadata and all); the
+best wall time of ``--repeat`` interleaved rounds is printed with the CPU
+time the process used. The first, untimed run loads the model and warms the
+compiled kernels.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -25,38 +29,47 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"
 SETS = {"dicm": DATA / "dicm", "lol": DATA / "lol15-low", "hires": DATA / "hires"}
 
 
-def time_batch(inputs: list[str], workers: int) -> tuple[float, int]:
-    """Seconds for one batch of ``inputs`` with ``workers``, and how many photos were done."""
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_batch(inputs: list[str], run: str) -> tuple[float, float, int]:
+    """Wall and CPU seconds for one batch of ``inputs`` as ``run`` (``W`` or ``WxT``), and photos done."""
+    workers, _, threads = run.partition("x")
+    settings = batch.Settings(threads=int(threads) if threads else None)
     with tempfile.TemporaryDirectory() as out:
         jobs = batch.plan(inputs, Path(out)).jobs
-        start = time.perf_counter()
-        results = batch.run(jobs, batch.Settings(), workers=workers)
-        seconds = time.perf_counter() - start
-    return seconds, sum(r.status == batch.DONE for r in results)
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        results = batch.run(jobs, settings, workers=int(workers))
+        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return wall, cpu, sum(r.status == batch.DONE for r in results)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=SETS, default="lol")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--runs", nargs="+", default=["1", "1x1", "2", "3"])
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     inputs = [str(SETS[args.set])]
-    time_batch(inputs, 1)  # warm-up: model load, numba compilation
-    print(f"set={args.set} cores={available_cores()} load={os.getloadavg()[0]:.1f}")
-    # Rounds interleave the worker counts so a change in machine load hits them all alike.
-    times: dict[int, list[float]] = {w: [] for w in args.workers}
+    time_batch(inputs, "1")  # warm-up: model load, numba compilation
+    print(f"set={args.set} cores={available_cores()} load={os.getloadavg()[0]:.1f} "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
+    # Rounds interleave the runs so a change in machine load hits them all alike.
+    times: dict[str, list[tuple[float, float]]] = {run: [] for run in args.runs}
+    done = 0
     for _ in range(args.repeat):
-        for workers in args.workers:
-            seconds, done = time_batch(inputs, workers)
-            times[workers].append(seconds)
-    baseline = min(times[args.workers[0]])
-    for workers, runs in times.items():
-        best = min(runs)
-        print(
-            f"workers={workers}: best {best:6.2f} s (all: {' '.join(f'{t:.2f}' for t in runs)}) "
-            f"for {done} photos, {done / best:5.2f} photos/s, x{baseline / best:.2f}"
-        )
+        for run in args.runs:
+            wall, cpu, done = time_batch(inputs, run)
+            times[run].append((wall, cpu))
+    baseline = min(times[args.runs[0]])[0]
+    for run, measured in times.items():
+        wall, cpu = min(measured)
+        walls = " ".join(f"{w:.2f}" for w, _ in measured)
+        print(f"{run:>4}: best {wall:6.2f} s wall ({walls}), {cpu:6.2f} s CPU, "
+              f"{done / wall:5.2f} photos/s, x{baseline / wall:.2f} vs {args.runs[0]}")
+    print(f"load at end={os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

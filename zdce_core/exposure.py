@@ -1,18 +1,23 @@
 """Exposure awareness: how strongly to brighten each part of a photo.
 
 Zero-DCE's exposure loss pulls every image towards one brightness (about 0.6),
-so a faithful model also brightens photos that were fine and washes them out.
-``strength="auto"`` keeps the network's curves but chooses how much of them to
-apply:
+so a faithful model brightens photos that were fine and washes them out, and
+its per-pixel, per-channel curves flatten local contrast and shift colours.
+``strength="auto"`` keeps the network's estimate of *how much* to lift but
+applies it as follows (each choice measured with ``benchmarks/quality.py``):
 
-- a global strength, found by bisection on a small copy, so that the result
-  reaches a *target key* that depends on the input's key (the log-average
-  luminance, which follows the dark bulk of a scene rather than a bright
-  window): dark photos are lifted to a normal key, well-exposed ones keep theirs;
+- one grey curve for the whole photo: the brightening part of the network's
+  maps averaged over pixels and channels, so tones keep their order and
+  colours their balance (on darkened well-lit photos this is what brings the
+  result close to the original; per-pixel maps cannot, at any strength);
+- a global strength from the photo's *key* (log-average luminance, which
+  follows the dark bulk of a scene rather than a bright window):
+  :data:`DARK_STRENGTH` below :data:`KEY_DARK`, falling smoothly to 0 at
+  :data:`KEY_FINE`, so a well-exposed photo is left alone; the network's curve
+  already grows with the darkness of the input, so one strength suits all
+  dark photos;
 - times a smooth local map, 1 in dark regions and 0 in regions that are
-  already bright, so a window in a dark room keeps its highlights;
-- and only the brightening half of the curves: where the network would darken
-  (it does so above its target brightness) the photo is left as it is.
+  already bright, so a window in a dark room keeps its highlights.
 """
 
 from __future__ import annotations
@@ -22,25 +27,23 @@ import torch
 import torch.nn.functional as F
 
 from .estimate import box_reduce, reduction_factor
-from .render import render
 
-SEARCH_SIZE = 96
-"""Longer side of the copy the global strength is searched on."""
+GUIDE_SIZE = 96
+"""Longer side of the copy the key and the local map are computed on."""
 
 LUMA = np.array([0.2125, 0.7154, 0.0721], np.float32)
 """Rec. 709 luminance weights, applied to the encoded values as a brightness measure."""
 
-TARGET_KEY = 0.34
-"""Key (log-average luminance) a dark photo is lifted to; well-lit photos measure 0.3-0.45."""
+DARK_STRENGTH = 0.7
+"""Strength for dark photos (key at most KEY_DARK)."""
 
-# Input keys below KEY_DARK get the full TARGET_KEY; above KEY_FINE they are left alone.
-KEY_DARK, KEY_FINE = 0.10, 0.28
+KEY_DARK, KEY_FINE = 0.12, 0.24
+"""Keys of a dark photo (full :data:`DARK_STRENGTH`) and of one left alone; well-lit photos measure 0.22-0.45."""
 
-# Local luminance, in [0, 1]: regions below LOCAL_LOW get the global strength, above LOCAL_HIGH none.
 LOCAL_LOW, LOCAL_HIGH = 0.35, 0.75
+"""Local luminance below which a region gets the global strength, and above which it gets none."""
 
 _EPS = 1.0 / 255
-_BISECTIONS = 12
 
 
 def _smoothstep_down(value, low: float, high: float):
@@ -59,13 +62,13 @@ def key(rgb: np.ndarray) -> float:
     return round(float(np.exp(np.log(luma + _EPS).mean()) - _EPS), 6)
 
 
-def target_key(key_in: float) -> float:
-    """The key ``strength="auto"`` aims for, given the input's key (never darker than the input).
+def global_strength(key_in: float) -> float:
+    """The strength ``"auto"`` gives a photo of key ``key_in``.
 
-    >>> target_key(0.02), target_key(0.5)
-    (0.34, 0.5)
+    >>> global_strength(0.05), global_strength(0.18), global_strength(0.3)
+    (0.7, 0.35, 0.0)
     """
-    return key_in + max(0.0, TARGET_KEY - key_in) * float(_smoothstep_down(key_in, KEY_DARK, KEY_FINE))
+    return round(DARK_STRENGTH * float(_smoothstep_down(key_in, KEY_DARK, KEY_FINE)), 6)
 
 
 def local_map(small: np.ndarray) -> torch.Tensor:
@@ -77,34 +80,18 @@ def local_map(small: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(_smoothstep_down(local[0].numpy(), LOCAL_LOW, LOCAL_HIGH))
 
 
-def _resize(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return F.interpolate(maps[None], size=size, mode="bilinear", align_corners=False)[0]
+def grey_curve(maps: torch.Tensor) -> torch.Tensor:
+    """The brightening part of ``(3 * n, h, w)`` maps averaged into one grey curve, shape ``(3 * n, 1, 1)``.
 
-
-def global_strength(small: np.ndarray, maps: torch.Tensor) -> float:
-    """The factor on ``maps`` (already local-weighted) that brings ``small`` to :func:`target_key`.
-
-    The brightness of the result grows with the factor (the maps are
-    non-negative), so bisection finds it.
+    >>> grey_curve(torch.tensor([[[1.0, -1.0]], [[0.5, 0.5]], [[0.0, 0.0]]]))[:, 0, 0].tolist()
+    [0.3333333432674408, 0.3333333432674408, 0.3333333432674408]
     """
-    key_in = key(small)
-    goal = target_key(key_in)
-    if goal <= key_in:
-        return 0.0
-    if key(render(small, maps, steps=maps.shape[0] // 3, strength=1.0, dtype=np.float32)) <= goal:
-        return 1.0
-    low, high = 0.0, 1.0
-    for _ in range(_BISECTIONS):
-        mid = 0.5 * (low + high)
-        if key(render(small, maps, steps=maps.shape[0] // 3, strength=mid, dtype=np.float32)) < goal:
-            low = mid
-        else:
-            high = mid
-    return 0.5 * (low + high)
+    n = maps.shape[0]
+    return maps.clamp(min=0).reshape(n // 3, -1).mean(dim=1).repeat_interleave(3)[:, None, None]
 
 
 def auto_maps(rgb: np.ndarray, maps: torch.Tensor) -> torch.Tensor:
-    """Curve maps for ``strength="auto"``: ``maps`` limited to brightening, weighted locally and globally.
+    """Curve maps for ``strength="auto"``: one grey curve, weighted globally by the key and locally.
 
     Parameters
     ----------
@@ -123,11 +110,9 @@ def auto_maps(rgb: np.ndarray, maps: torch.Tensor) -> torch.Tensor:
     --------
     >>> maps = torch.full((24, 8, 8), 0.5)
     >>> dark, bright = np.full((40, 60, 3), 10, np.uint8), np.full((40, 60, 3), 160, np.uint8)
-    >>> float(auto_maps(dark, maps).min()) > 0.3, float(auto_maps(bright, maps).max())
-    (True, 0.0)
+    >>> round(float(auto_maps(dark, maps).min()), 4), float(auto_maps(bright, maps).max())
+    (0.35, 0.0)
     """
-    search = box_reduce(rgb, reduction_factor(*rgb.shape[:2], SEARCH_SIZE))
-    weight = local_map(search)
-    small_maps = _resize(maps, search.shape[:2]).clamp_(min=0) * weight
-    scale = global_strength(search, small_maps)
-    return maps.clamp(min=0) * _resize(weight, maps.shape[1:]) * scale
+    small = box_reduce(rgb, reduction_factor(*rgb.shape[:2], GUIDE_SIZE))
+    weight = F.interpolate(local_map(small)[None], size=maps.shape[1:], mode="bilinear", align_corners=False)[0]
+    return grey_curve(maps) * weight * global_strength(key(small))

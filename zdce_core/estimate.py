@@ -39,6 +39,8 @@ the full-resolution network's best there (docs/performance.md).
 TILE = 512
 """Core size of a network tile; the halo comes on top."""
 
+_FLAT_ROWS = 4096
+
 _SCALE = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}
 
 
@@ -120,28 +122,44 @@ def _tiled_forward(model: DCENet, image: np.ndarray, tile: int) -> torch.Tensor:
 
 
 def flat_field_network(model: DCENet) -> DCENet:
-    """``model`` as it responds to locally flat content: every kernel summed into a 1x1 one.
+    """``model`` as it responds to locally flat content, acting on ``(N, 3)`` rows of pixels.
 
     Where the input is constant over a convolution's window, the convolution
-    equals a 1x1 convolution with the kernel's spatial sum, so on a photo far
-    larger than the receptive field the network acts, block by block, as this
-    per-pixel one. Run on a box-downscaled copy, it reproduces the block
+    equals a per-pixel linear layer with the kernel's spatial sum, so on a
+    photo far larger than the receptive field the network acts, block by
+    block, as this per-pixel one (the forward pass is the model's own: its
+    skip concatenations along dimension 1 join channels of rows as they join
+    channels of images). Run on a box-downscaled copy, it reproduces the block
     averages of the full-resolution maps, at a ninth of the network's cost.
 
     >>> net = DCENet().eval()
-    >>> flat = torch.full((1, 3, 15, 15), 0.2)
     >>> with torch.no_grad():
-    ...     full, one = net(flat)[:, :, 7, 7], flat_field_network(net)(flat[:, :, :1, :1])[:, :, 0, 0]
+    ...     full = net(torch.full((1, 3, 15, 15), 0.2))[:, :, 7, 7]
+    ...     one = flat_field_network(net)(torch.full((1, 3), 0.2))
     >>> bool(torch.allclose(full, one, atol=1e-6))
     True
     """
     flat = copy.deepcopy(model)
     with torch.no_grad():
-        for conv in flat.modules():
+        for name, conv in list(flat.named_children()):
             if isinstance(conv, nn.Conv2d):
-                conv.weight = nn.Parameter(conv.weight.sum(dim=(2, 3), keepdim=True), requires_grad=False)
-                conv.kernel_size, conv.padding = (1, 1), (0, 0)
+                linear = nn.Linear(conv.in_channels, conv.out_channels)
+                linear.weight.copy_(conv.weight.sum(dim=(2, 3)))
+                linear.bias.copy_(conv.bias)
+                setattr(flat, name, linear.requires_grad_(False))
     return flat
+
+
+@torch.inference_mode()
+def _flat_field_forward(flat: DCENet, small: np.ndarray) -> torch.Tensor:
+    """Maps ``(3 * iterations, h, w)`` of the per-pixel network for an ``(h, w, 3)`` float32 image."""
+    height, width = small.shape[:2]
+    rows = torch.from_numpy(small.reshape(-1, 3))
+    out = torch.empty((rows.shape[0], 3 * flat.iterations), dtype=torch.float32)
+    # Chunks of rows small enough for the layers' activations to stay in cache.
+    for start in range(0, rows.shape[0], _FLAT_ROWS):
+        out[start : start + _FLAT_ROWS] = flat(rows[start : start + _FLAT_ROWS])
+    return out.reshape(height, width, -1).permute(2, 0, 1).contiguous()
 
 
 def estimate_curve_maps(
@@ -175,7 +193,7 @@ def estimate_curve_maps(
     grid = reduction_factor(height, width, size)
     if grid == 1:
         return _tiled_forward(model, rgb, tile)
-    maps = _tiled_forward(flat_field_network(model), box_reduce(rgb, FLAT_FIELD_FACTOR), tile)
+    maps = _flat_field_forward(flat_field_network(model), box_reduce(rgb, FLAT_FIELD_FACTOR))
     if grid <= FLAT_FIELD_FACTOR:
         return maps
     return F.adaptive_avg_pool2d(maps[None], (-(-height // grid), -(-width // grid)))[0]

@@ -120,7 +120,8 @@ def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None) ->
     """Restore the input's layout: grey stays grey, alpha is carried over, channel axis put back."""
     if image.ndim == 2:
         grey = rgb_out.mean(axis=-1, dtype=np.float32)
-        return _convert(grey, rgb_out.dtype) if rgb_out.dtype in _FULL_SCALE else grey.astype(rgb_out.dtype)
+        # The mean is already in rgb_out's units: integers are rounded, not rescaled again.
+        return np.rint(grey).astype(rgb_out.dtype) if rgb_out.dtype in _FULL_SCALE else grey.astype(rgb_out.dtype)
     if image.shape[-1] == 4:
         rgb_out = np.concatenate([rgb_out, _convert(image[..., 3:], rgb_out.dtype)], axis=-1)
     return np.moveaxis(rgb_out, -1, channel_axis)

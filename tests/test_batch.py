@@ -17,7 +17,8 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms, ImageOps
 
-from zdce_core import batch, metadata, png16
+from zdce_core import batch, enhance, metadata, png16
+from zdce_core.cli import main
 from zdce_core.imageio import ImageReadError, read_photo, write_photo
 
 H, W = 48, 64
@@ -99,10 +100,20 @@ def hashes(folder: Path) -> dict[str, str]:
     }
 
 
-def zdce(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "zdce_core", *map(str, args)], capture_output=True, text=True, timeout=600, **kwargs
-    )
+def zdce(*args: str | Path) -> subprocess.CompletedProcess:
+    """The real command line, in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "zdce_core", *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def zdce_here(capsys: pytest.CaptureFixture, *args: str | Path) -> subprocess.CompletedProcess:
+    """The same command line in this process, which saves starting Python and loading the model."""
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse rejecting an option
+        code = exc.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 @pytest.fixture
@@ -136,6 +147,12 @@ def test_mixed_folder_is_enhanced_with_everything_intact(mixed: Path, tmp_path: 
         assert dst.array.dtype == src.array.dtype, name
         assert dst.array.shape == src.array.shape, name
         assert _luma(dst.array) > _luma(src.array) + 0.05, f"{name} was not brightened"
+        if Path(name).suffix in (".png", ".tif", ".bmp"):
+            # Lossless outputs hold exactly the engine's picture (its float result, rounded).
+            full = np.iinfo(src.array.dtype).max
+            expected = np.rint(enhance(src.array) * full)
+            tolerance = 1 if full == 255 else 8
+            np.testing.assert_allclose(dst.array, expected, atol=tolerance, rtol=0, err_msg=name)
         if src.array.ndim == 3 and src.array.shape[-1] == 4:
             np.testing.assert_array_equal(dst.array[..., 3], src.array[..., 3], err_msg=f"{name} alpha changed")
         with Image.open(out / name) as im, Image.open(mixed / name) as original:
@@ -159,7 +176,7 @@ def test_mixed_folder_is_enhanced_with_everything_intact(mixed: Path, tmp_path: 
     assert read_photo(out / "cmyk.jpg").array.ndim == 3
 
 
-def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path) -> None:
+def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
     args = [sys.executable, "-m", "zdce_core", "batch", str(mixed), "-o", str(out), "-r", "--quiet"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -177,7 +194,7 @@ def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path)
     for path in first:
         read_photo(path)  # complete, decodable files only
 
-    resumed = zdce("batch", mixed, "-o", out, "-r", "--skip-existing", "--json")
+    resumed = zdce_here(capsys, "batch", mixed, "-o", out, "-r", "--skip-existing", "--json")
     assert resumed.returncode == 1, resumed.stderr
     summary = json.loads(resumed.stdout)
     assert summary["skipped"] == len(first)
@@ -186,12 +203,12 @@ def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path)
     assert {str(p.relative_to(out)) for p in visible_outputs()} == GOOD
 
 
-def test_outdir_equal_to_input_folder_needs_a_suffix(mixed: Path) -> None:
+def test_outdir_equal_to_input_folder_needs_a_suffix(mixed: Path, capsys: pytest.CaptureFixture) -> None:
     before = hashes(mixed)
-    refused = zdce("batch", mixed, "-o", mixed)
+    refused = zdce_here(capsys, "batch", mixed, "-o", mixed)
     assert refused.returncode == 2
     assert "is an input folder" in refused.stderr and "--suffix" in refused.stderr
-    beside = zdce("batch", mixed / "plain.jpg", mixed / "grey16.png", "-o", mixed, "--suffix", "_bright")
+    beside = zdce_here(capsys, "batch", mixed / "plain.jpg", mixed / "grey16.png", "-o", mixed, "--suffix", "_bright")
     assert beside.returncode == 0, beside.stderr
     assert (mixed / "plain_bright.jpg").exists() and (mixed / "grey16_bright.png").exists()
     assert {k: v for k, v in hashes(mixed).items() if "_bright" not in k} == before
@@ -227,33 +244,33 @@ def test_globs_and_recursion_keep_structure(mixed: Path, tmp_path: Path) -> None
     assert [r.status for r in missing.settled] == [batch.FAILED]
 
 
-def test_dry_run_writes_nothing(mixed: Path, tmp_path: Path) -> None:
+def test_dry_run_writes_nothing(mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
-    dry = zdce("batch", mixed, "-o", out, "-r", "--dry-run", "--json")
+    dry = zdce_here(capsys, "batch", mixed, "-o", out, "-r", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["planned"] == 20  # every file has an image name; none is read
     assert not out.exists()
 
 
-def test_workers_give_the_same_pictures(mixed: Path, tmp_path: Path) -> None:
+def test_workers_give_the_same_pictures(mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     names = [mixed / n for n in ("plain.jpg", "rgb16.png", "rgba.png", "grey.png")]
-    one = zdce("batch", *names, "-o", tmp_path / "one", "--quality", "100")
-    two = zdce("batch", *names, "-o", tmp_path / "two", "--quality", "100", "--workers", "3")
+    one = zdce_here(capsys, "batch", *names, "-o", tmp_path / "one", "--quality", "100")
+    two = zdce_here(capsys, "batch", *names, "-o", tmp_path / "two", "--quality", "100", "--workers", "3")
     assert one.returncode == two.returncode == 0, two.stderr
     for name in names:
         a, b = read_photo(tmp_path / "one" / name.name).array, read_photo(tmp_path / "two" / name.name).array
         np.testing.assert_array_equal(a, b, err_msg=name.name)
 
 
-def test_engine_options_reach_enhance(mixed: Path, tmp_path: Path) -> None:
+def test_engine_options_reach_enhance(mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     src = mixed / "plain.jpg"
-    weak = zdce("batch", src, "-o", tmp_path / "weak", "--steps", "1", "--strength", "0.2", "--no-denoise")
-    strong = zdce("batch", src, "-o", tmp_path / "strong", "--steps", "8", "--strength", "1")
+    weak = zdce_here(capsys, "batch", src, "-o", tmp_path / "weak", "--steps", "1", "--strength", "0.2", "--no-denoise")
+    strong = zdce_here(capsys, "batch", src, "-o", tmp_path / "strong", "--steps", "8", "--strength", "1")
     assert weak.returncode == strong.returncode == 0, weak.stderr + strong.stderr
     assert _luma(read_photo(tmp_path / "weak" / "plain.jpg").array) < _luma(
         read_photo(tmp_path / "strong" / "plain.jpg").array
     )
-    bad = zdce("batch", src, "-o", tmp_path / "x", "--strength", "2")
+    bad = zdce_here(capsys, "batch", src, "-o", tmp_path / "x", "--strength", "2")
     assert bad.returncode == 2 and "strength" in bad.stderr
 
 

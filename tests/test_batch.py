@@ -203,6 +203,26 @@ def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path,
     assert {str(p.relative_to(out)) for p in visible_outputs()} == GOOD
 
 
+def test_ctrl_c_reports_what_was_written(mixed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "zdce_core", "batch", str(mixed), "-o", str(out), "-r", "--workers", "2", "--json"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if out.exists() and any(not p.name.startswith(".") for p in out.rglob("*") if p.is_file()):
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    reported = sorted(str(Path(r["target"]).relative_to(out)) for r in summary["results"] if r["status"] == "done")
+    assert written == reported, "every finished file is reported, and nothing half-written is left"
+    assert 1 <= len(written) < len(GOOD)
+
+
 def test_outdir_equal_to_input_folder_needs_a_suffix(mixed: Path, capsys: pytest.CaptureFixture) -> None:
     before = hashes(mixed)
     refused = zdce_here(capsys, "batch", mixed, "-o", mixed)

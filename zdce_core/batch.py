@@ -267,8 +267,13 @@ def _run_parallel(jobs: Sequence[Job], settings: Settings, workers: int, settle:
             for future in wait(in_flight).done:
                 settle(future.result())
         except KeyboardInterrupt:
+            # Photos already being processed finish, and are reported, before the interrupt goes on.
             for future in in_flight:
                 future.cancel()
+            pool.shutdown(wait=True)
+            for future in in_flight:
+                if not future.cancelled():
+                    settle(future.result())
             raise
 
 

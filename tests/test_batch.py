@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import signal
 import struct
@@ -337,3 +338,41 @@ def test_read_errors_name_the_file(mixed: Path) -> None:
         with pytest.raises(ImageReadError, match=words) as caught:
             read_photo(mixed / name)
         assert str(caught.value).startswith(str(mixed / name))
+
+
+def test_output_modes(mixed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    files = [mixed / "plain.jpg", mixed / "empty.png"]
+    logged = zdce_here(capsys, "batch", *files, "-o", tmp_path / "a")
+    assert logged.returncode == 1
+    assert f"done     {mixed / 'plain.jpg'} -> {tmp_path / 'a' / 'plain.jpg'}" in logged.stderr
+    assert f"failed   {mixed / 'empty.png'}: empty file" in logged.stderr
+    assert logged.stdout.startswith("zdce batch: 1 done, 0 skipped, 1 failed")
+    quiet = zdce_here(capsys, "batch", *files, "-o", tmp_path / "b", "--quiet")
+    assert quiet.returncode == 1 and quiet.stdout == ""
+    assert quiet.stderr.strip() == f"failed   {mixed / 'empty.png'}: empty file"
+
+
+def test_progress_bar_on_a_terminal(mixed: Path, tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import termios
+
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty is 0 columns wide
+    args = [sys.executable, "-m", "zdce_core", "batch", str(mixed / "plain.jpg"), str(mixed / "grey.png"), "-o", str(tmp_path)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=child, text=True)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(parent, 4096)
+        except OSError:  # the terminal closes when the command exits
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(parent)
+    assert proc.wait(timeout=300) == 0
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "2/2" in screen and "photo" in screen, screen
+    assert "done     " not in screen  # no per-file log lines under a bar

@@ -165,11 +165,12 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
         if source.suffix.lower() not in IMAGE_SUFFIXES:
             result.settled.append(Result(source, None, SKIPPED, "not a supported image type"))
             continue
-        if suffix and source.stem.endswith(suffix):
-            result.settled.append(Result(source, None, SKIPPED, f"name ends with the output suffix {suffix!r}"))
-            continue
         target = outdir / rel.parent / f"{rel.stem}{suffix}{rel.suffix}"
         real = target.resolve()
+        if suffix and source.stem.endswith(suffix) and real.parent == source.resolve().parent:
+            # Outputs go beside the inputs: this one is most likely an earlier run's output.
+            result.settled.append(Result(source, None, SKIPPED, f"name ends with the output suffix {suffix!r}"))
+            continue
         if real in inputs_found:
             result.settled.append(Result(source, target, SKIPPED, f"output {target} would overwrite an input file"))
             continue

@@ -155,20 +155,29 @@ def test_security_policy_denial_is_detected(
     assert explained and str(prefix / "policy.xml") in explained and "not allowed by the security policy" in explained
 
 
-def test_install_merges_and_uninstall_restores(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "user_file",
+    [
+        USER_DELEGATES,
+        USER_DELEGATES.replace("\n</delegatemap>", "</delegatemap>"),  # closing tag after an entry
+        USER_DELEGATES.replace("</delegatemap>", "    </delegatemap>").replace("\n", "\r\n"),
+    ],
+    ids=["plain", "same-line", "indented-crlf"],
+)
+def test_install_merges_and_uninstall_restores(tmp_path: Path, user_file: str) -> None:
     options = InstallOptions(prefix=tmp_path, python="/opt/my env/bin/python")
     path, backup = tmp_path / "delegates.xml", tmp_path / ("delegates.xml" + adapter.BACKUP_SUFFIX)
-    path.write_text(USER_DELEGATES)
+    path.write_bytes(user_file.encode())
     assert not adapter.zdce_is_installed(options)
     assert adapter.zdce_install(options) == [path, backup]
     text = path.read_text()
     assert "<!-- my own delegates -->" in text and 'decode="foo"' in text
     assert "&quot;/opt/my env/bin/python&quot; -I -m zdce_plugins.imagemagick.delegate &quot;%i&quot; &quot;%o&quot;" in text
-    assert backup.read_text() == USER_DELEGATES
+    assert backup.read_bytes() == user_file.encode()
     assert adapter.zdce_install(options) == []  # idempotent
     assert adapter.zdce_is_installed(options)
     assert adapter.zdce_uninstall(options) == [path, backup]
-    assert path.read_text() == USER_DELEGATES and not backup.exists()
+    assert path.read_bytes() == user_file.encode() and not backup.exists()
     assert adapter.zdce_uninstall(options) == []
 
 

@@ -27,8 +27,8 @@ from zdce_core.imageio import atomic_path
 DELEGATES = "delegates.xml"
 BACKUP_SUFFIX = ".zdce-backup"
 CODER = "zdce"
-# The marked block, as the template writes it (begin comment to end comment, one trailing newline).
-BLOCK = re.compile(r"[ \t]*<!-- zdce: begin\..*?<!-- zdce: end -->[ \t]*\n?", re.DOTALL)
+# Exactly the marked block the template writes, so removing it restores the file byte for byte.
+BLOCK = re.compile(r"  <!-- zdce: begin\..*?<!-- zdce: end -->\n", re.DOTALL)
 EMPTY_MAP = '<?xml version="1.0" encoding="UTF-8"?>\n<delegatemap>\n</delegatemap>\n'
 # /usr/local/bin/convert can be a wrapper of some other tool: only these count as ImageMagick.
 CANDIDATES = ("magick", "/usr/bin/magick", "/usr/bin/convert")
@@ -129,8 +129,13 @@ def zdce_detect_host() -> HostInfo | None:
     return HostInfo(executable=executable, version=f"{version} (zdce delegate blocked by policy)" if denial else version)
 
 
+def _read(path: Path) -> str:
+    # Bytes, not read_text(): the user's line endings must survive untouched.
+    return path.read_bytes().decode("utf-8")
+
+
 def _read_checked(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
+    text = _read(path)
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -140,10 +145,22 @@ def _read_checked(path: Path) -> str:
     return text
 
 
+def _insertion_point(text: str) -> int:
+    # Before the closing tag: at the start of its line when it stands alone there.
+    end = text.rindex("</delegatemap>")
+    line_start = text.rfind("\n", 0, end) + 1
+    return line_start if not text[line_start:end].strip() else end
+
+
 def _write(path: Path, text: str) -> None:
     ET.fromstring(text)  # never leave ImageMagick a file it cannot parse
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(text.encode("utf-8"))
+        # The temporary file is private (0600); keep the user's mode, or the usual 0644 for a new file.
+        if path.exists():
+            shutil.copymode(path, tmp)
+        else:
+            tmp.chmod(0o644)
 
 
 @hookimpl
@@ -157,8 +174,8 @@ def zdce_install(options: InstallOptions) -> list[Path]:
         foreign = [d for d in ET.fromstring(rest).iter("delegate") if d.get("decode", "").lower() == CODER]
         if foreign:
             raise ValueError(f"{path} already has a zdce delegate that zdce did not write; remove it first")
-        end = rest.rindex("</delegatemap>")
-        after = rest[:end] + entry + rest[end:]
+        at = _insertion_point(rest)
+        after = rest[:at] + entry + rest[at:]
         changed = []
         if after != before:
             changed = [path]
@@ -169,8 +186,8 @@ def zdce_install(options: InstallOptions) -> list[Path]:
             _write(path, after)
     else:
         folder.mkdir(parents=True, exist_ok=True)
-        end = EMPTY_MAP.rindex("</delegatemap>")
-        _write(path, EMPTY_MAP[:end] + entry + EMPTY_MAP[end:])
+        at = _insertion_point(EMPTY_MAP)
+        _write(path, EMPTY_MAP[:at] + entry + EMPTY_MAP[at:])
         changed = [path]
     executable = find_executable()
     denial = policy_denial(executable) if executable else None
@@ -203,4 +220,4 @@ def zdce_uninstall(options: InstallOptions) -> list[Path]:
 @hookimpl
 def zdce_is_installed(options: InstallOptions) -> bool:
     path = config_dir(options) / DELEGATES
-    return path.exists() and BLOCK.search(path.read_text(encoding="utf-8")) is not None
+    return path.exists() and BLOCK.search(_read(path)) is not None

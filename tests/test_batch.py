@@ -204,9 +204,10 @@ def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path,
     assert {str(p.relative_to(out)) for p in visible_outputs()} == GOOD
 
 
-def test_ctrl_c_reports_what_was_written(mixed: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_reports_what_was_written(mixed: Path, tmp_path: Path, workers: str) -> None:
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "zdce_core", "batch", str(mixed), "-o", str(out), "-r", "--workers", "2", "--json"]
+    args = [sys.executable, "-m", "zdce_core", "batch", str(mixed), "-o", str(out), "-r", "--workers", workers, "--json"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
@@ -216,6 +217,7 @@ def test_ctrl_c_reports_what_was_written(mixed: Path, tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr
+    assert "stopping after the photos in progress" in stderr
     summary = json.loads(stdout)
     assert summary["interrupted"] is True
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())

@@ -9,10 +9,14 @@ read or written fails on its own; the rest of the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -219,9 +223,15 @@ def run(
 
     With ``workers`` > 1 that many photos are in flight at once, each engine
     call getting an equal share of the cores, so reading and writing one
-    photo overlaps enhancing another. On KeyboardInterrupt no new photo is
-    started, the interrupt propagates, and no output is left half-written
-    (writes are atomic; with several workers those in flight finish first).
+    photo overlaps enhancing another.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After a first Ctrl-C (when called from the main thread), once the
+        photos in progress are finished and reported; no new one is started.
+        A second Ctrl-C interrupts at once; atomic writes still leave no
+        half-written output.
     """
     from .threads import available_cores
 
@@ -245,37 +255,56 @@ def run(
         return results
     if settings.threads is None:
         settings = replace(settings, threads=max(1, available_cores() // workers))
-    if workers == 1:
-        for job in pending:
-            settle(process(job, settings))
-    else:
-        _run_parallel(pending, settings, workers, settle)
+    with _first_interrupt_stops() as stop:
+        if workers == 1:
+            for job in pending:
+                if stop.is_set():
+                    break
+                settle(process(job, settings))
+        else:
+            _run_parallel(pending, settings, workers, settle, stop)
+    if stop.is_set():
+        raise KeyboardInterrupt
     return results
 
 
-def _run_parallel(jobs: Sequence[Job], settings: Settings, workers: int, settle: Callable[[Result], None]) -> None:
+@contextlib.contextmanager
+def _first_interrupt_stops() -> Iterator[threading.Event]:
+    # A Ctrl-C raised at an arbitrary point could lose the report of a photo
+    # already written; a flag checked between photos cannot.
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def first(signum, frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("zdce batch: stopping after the photos in progress (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_parallel(
+    jobs: Sequence[Job], settings: Settings, workers: int, settle: Callable[[Result], None], stop: threading.Event
+) -> None:
     # At most ``workers`` photos are decoded at once, which bounds memory.
-    queue = iter(jobs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zdce-batch") as pool:
         in_flight: set[Future[Result]] = set()
-        try:
-            for job in queue:
-                if len(in_flight) >= workers:
-                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        settle(future.result())
-                in_flight.add(pool.submit(process, job, settings))
-            for future in wait(in_flight).done:
-                settle(future.result())
-        except KeyboardInterrupt:
-            # Photos already being processed finish, and are reported, before the interrupt goes on.
-            for future in in_flight:
-                future.cancel()
-            pool.shutdown(wait=True)
-            for future in in_flight:
-                if not future.cancelled():
+        for job in jobs:
+            if len(in_flight) >= workers:
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
                     settle(future.result())
-            raise
+            if stop.is_set():
+                break
+            in_flight.add(pool.submit(process, job, settings))
+        for future in wait(in_flight).done:
+            settle(future.result())
 
 
 def summarise(results: Iterable[Result]) -> dict[str, int]:

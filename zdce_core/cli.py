@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# Before torch loads OpenMP: spinning threads waiting for work cost 2-4x the CPU
+# on a busy machine (measured with benchmarks/batch_workers.py); a command-line
+# process is ours to configure, a library user's process is not.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Each module has ``register(subparsers)`` that adds its parser and sets ``func``.
 COMMANDS = ("enhance", "train", "compare", "hostbridge", "batch", "plugins")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def best_of(job, repeat: int) -> float:
     return min(times)
 
 
-def run_case(kind: str, jpeg: Path, repeat: int) -> dict[str, float]:
+def run_case(kind: str, jpeg: Path, repeat: int, threads: int | None) -> dict[str, float]:
     """One case in this process: the best wall time of ``repeat`` runs and the peak RSS."""
     if kind == "floor":
 
@@ -104,10 +105,12 @@ def run_case(kind: str, jpeg: Path, repeat: int) -> dict[str, float]:
 
     from zdce_core import enhance
 
-    size = {} if kind == "fast" else {"estimate_size": None}
+    options = {"dtype": np.uint8, "threads": threads}
+    if kind == "full":
+        options["estimate_size"] = None
     rgb = np.asarray(Image.open(jpeg).convert("RGB"))
-    enhance(rgb[:64, :64].copy(), dtype=np.uint8, **size)
-    return {"seconds": best_of(lambda: enhance(rgb, dtype=np.uint8, **size), repeat), "peak_rss_mb": peak_rss_mb()}
+    enhance(rgb[:64, :64].copy(), **options)
+    return {"seconds": best_of(lambda: enhance(rgb, **options), repeat), "peak_rss_mb": peak_rss_mb()}
 
 
 def fidelity() -> list[tuple[str, str, float, float]]:
@@ -175,6 +178,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES), metavar="MP")
     parser.add_argument("--sources", nargs="+", default=["synthetic", "real"], choices=["synthetic", "real"])
     parser.add_argument("--full-max-mp", type=float, default=50.0, help="skip the full-resolution path above this")
+    parser.add_argument("--threads", type=int, help="threads for enhance (default: all cores)")
     parser.add_argument("--no-fidelity", action="store_true")
     parser.add_argument("--case", choices=["fast", "full", "floor", "fidelity"], help=argparse.SUPPRESS)
     parser.add_argument("--jpeg", type=Path, help=argparse.SUPPRESS)
@@ -185,10 +189,10 @@ def main() -> None:
         print(json.dumps({"rows": fidelity()}))
         return
     if args.case:
-        print(json.dumps(run_case(args.case, args.jpeg, args.repeat)))
+        print(json.dumps(run_case(args.case, args.jpeg, args.repeat, args.threads or None)))
         return
 
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine()}; enhance threads: {args.threads or 'all cores'}\n")
     print("| photo | size | fast path | full resolution | floor (JPEG decode + encode q95) | fast / floor |")
     print("|---|---|---|---|---|---|")
     notes = []
@@ -196,15 +200,15 @@ def main() -> None:
         for size in args.sizes:
             width, height = SIZES[size]
             pixels = width * height
-            repeat = "3" if pixels <= 10e6 else "1"
+            repeat = "5" if pixels <= 10e6 else "1"
             for source in args.sources:
                 rgb = synthetic(width, height) if source == "synthetic" else real(size, width, height)
                 jpeg = Path(tmp) / f"{source}-{size}.jpg"
                 Image.fromarray(rgb).save(jpeg, quality=95)
                 del rgb
-                common = ("--jpeg", str(jpeg), "--repeat", repeat)
-                fast = in_fresh_process("--case", "fast", *common)
-                floor = in_fresh_process("--case", "floor", *common)
+                common = ("--jpeg", str(jpeg), "--threads", str(args.threads or 0))
+                fast = in_fresh_process("--case", "fast", *common, "--repeat", repeat)
+                floor = in_fresh_process("--case", "floor", *common, "--repeat", repeat)
                 need = pixels * FULL_BYTES_PER_PIXEL + FULL_FIXED_BYTES
                 full = None
                 if pixels / 1e6 > args.full_max_mp:
@@ -212,7 +216,7 @@ def main() -> None:
                 elif need > available_bytes():
                     notes.append(f"{source} {size} MP full resolution: needs ~{need / 2**30:.1f} GiB, more than available")
                 else:
-                    full = in_fresh_process("--case", "full", *common)
+                    full = in_fresh_process("--case", "full", *common, "--repeat", "1")
                 ratio = fast["seconds"] / floor["seconds"] if "seconds" in fast and "seconds" in floor else float("nan")
                 print(
                     f"| {source} | {width}x{height} ({size} MP) | {cell(fast)} | {cell(full)} | {cell(floor)} | {ratio:.1f}x |",
@@ -220,6 +224,7 @@ def main() -> None:
                 )
     for note in notes:
         print(f"\n- {note}")
+    print(f"\n- load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
     if not args.no_fidelity:
         result = in_fresh_process("--case", "fidelity")

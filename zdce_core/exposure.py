@@ -34,10 +34,10 @@ GUIDE_SIZE = 96
 LUMA = np.array([0.2125, 0.7154, 0.0721], np.float32)
 """Rec. 709 luminance weights, applied to the encoded values as a brightness measure."""
 
-DARK_STRENGTH = 0.7
+DARK_STRENGTH = 0.65
 """Strength for dark photos (key at most KEY_DARK)."""
 
-KEY_DARK, KEY_FINE = 0.12, 0.24
+KEY_DARK, KEY_FINE = 0.15, 0.24
 """Keys of a dark photo (full :data:`DARK_STRENGTH`) and of one left alone; well-lit photos measure 0.22-0.45."""
 
 LOCAL_LOW, LOCAL_HIGH = 0.35, 0.75
@@ -65,8 +65,8 @@ def key(rgb: np.ndarray) -> float:
 def global_strength(key_in: float) -> float:
     """The strength ``"auto"`` gives a photo of key ``key_in``.
 
-    >>> global_strength(0.05), global_strength(0.18), global_strength(0.3)
-    (0.7, 0.35, 0.0)
+    >>> global_strength(0.05), global_strength(0.2), global_strength(0.3)
+    (0.65, 0.271056, 0.0)
     """
     return round(DARK_STRENGTH * float(_smoothstep_down(key_in, KEY_DARK, KEY_FINE)), 6)
 
@@ -111,7 +111,7 @@ def auto_maps(rgb: np.ndarray, maps: torch.Tensor) -> torch.Tensor:
     >>> maps = torch.full((24, 8, 8), 0.5)
     >>> dark, bright = np.full((40, 60, 3), 10, np.uint8), np.full((40, 60, 3), 160, np.uint8)
     >>> round(float(auto_maps(dark, maps).min()), 4), float(auto_maps(bright, maps).max())
-    (0.35, 0.0)
+    (0.325, 0.0)
     """
     small = box_reduce(rgb, reduction_factor(*rgb.shape[:2], GUIDE_SIZE))
     weight = F.interpolate(local_map(small)[None], size=maps.shape[1:], mode="bilinear", align_corners=False)[0]

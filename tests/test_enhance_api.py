@@ -72,9 +72,11 @@ def test_channel_axis_first(dark_rgb):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_integer_output(dark_rgb, dtype):
-    out = enhance(dark_rgb, dtype=dtype)
+    # Exact rounding of the curve result; denoising filters the integer result itself
+    # (no full-size float copy), which test_quality.py bounds by 1 level.
+    out = enhance(dark_rgb, dtype=dtype, denoise=False)
     assert out.dtype == dtype
-    floats = enhance(dark_rgb)
+    floats = enhance(dark_rgb, denoise=False)
     full = np.iinfo(dtype).max
     assert np.abs(out.astype(np.float64) / full - floats).max() <= 0.5 / full + 1e-6
 

@@ -113,10 +113,13 @@ def test_no_denoise_is_the_plain_curve_result(dark_noisy, strength):
     np.testing.assert_array_equal(enhance(dark_noisy, 5, strength=strength, denoise=False), expected)
 
 
-def test_integer_output_matches_float_output(dark_noisy):
-    as_float = enhance(dark_noisy)
-    as_uint8 = enhance(dark_noisy, dtype=np.uint8)
-    assert np.abs(as_uint8.astype(np.int16) - np.round(as_float * 255).astype(np.int16)).max() <= 1
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_denoised_integer_output_is_close_to_float_output(dark_noisy, dtype):
+    # The integer path filters the rounded curve result in place, so it may differ by a level or two.
+    full = np.iinfo(dtype).max
+    error = np.abs(enhance(dark_noisy, dtype=dtype) / full - enhance(dark_noisy))
+    assert error.mean() <= 0.5 / full
+    assert error.max() <= max(2.0 / full, 1e-4)
 
 
 def test_noise_sigma_is_close_to_the_true_level():

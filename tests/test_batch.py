@@ -152,7 +152,8 @@ def test_mixed_folder_is_enhanced_with_everything_intact(mixed: Path, tmp_path: 
             # Lossless outputs hold exactly the engine's picture (its float result, rounded).
             full = np.iinfo(src.array.dtype).max
             expected = np.rint(enhance(src.array) * full)
-            tolerance = 1 if full == 255 else 8
+            # 2 levels: the engine's denoising filters its rounded integer result (tests/test_quality.py).
+            tolerance = 2 if full == 255 else 8
             np.testing.assert_allclose(dst.array, expected, atol=tolerance, rtol=0, err_msg=name)
         if src.array.ndim == 3 and src.array.shape[-1] == 4:
             np.testing.assert_array_equal(dst.array[..., 3], src.array[..., 3], err_msg=f"{name} alpha changed")

@@ -157,9 +157,11 @@ def enhance(
     steps : int, optional
         Curve iterations to apply, 1 (gentlest) to 8 (full, the default).
     strength : float or 'auto', optional
-        Scale of the curves, 0 (unchanged) to 1 (as trained). ``'auto'``
-        (default) brightens dark photos fully and leaves well-exposed ones and
-        well-exposed regions nearly alone.
+        Scale of the curves, 0 (unchanged) to 1 (as trained); brightness
+        grows with it. ``'auto'`` (default) applies the network's curve as one
+        grey curve, strongly to dark photos and not at all to well-exposed
+        ones or to regions that are already bright (see
+        :mod:`zdce_core.exposure`).
     denoise : bool, optional
         Suppress the sensor noise the curves amplify, in proportion to the
         gain applied in each region (default). Well-lit regions, where the

@@ -195,7 +195,7 @@ def main() -> None:
     print(f"Machine: {machine()}; enhance threads: {args.threads or 'all cores'}\n")
     print("| photo | size | fast path | full resolution | floor (JPEG decode + encode q95) | fast / floor |")
     print("|---|---|---|---|---|---|")
-    notes = []
+    notes, skipped_by_option = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             width, height = SIZES[size]
@@ -212,7 +212,7 @@ def main() -> None:
                 need = pixels * FULL_BYTES_PER_PIXEL + FULL_FIXED_BYTES
                 full = None
                 if pixels / 1e6 > args.full_max_mp:
-                    notes.append(f"{source} {size} MP full resolution: skipped by --full-max-mp")
+                    skipped_by_option.append(f"{source} {size} MP")
                 elif need > available_bytes():
                     notes.append(f"{source} {size} MP full resolution: needs ~{need / 2**30:.1f} GiB, more than available")
                 else:
@@ -222,6 +222,8 @@ def main() -> None:
                     f"| {source} | {width}x{height} ({size} MP) | {cell(fast)} | {cell(full)} | {cell(floor)} | {ratio:.1f}x |",
                     flush=True,
                 )
+    if skipped_by_option:
+        notes.append(f"full resolution skipped by --full-max-mp {args.full_max_mp:g}: {', '.join(skipped_by_option)}")
     for note in notes:
         print(f"\n- {note}")
     print(f"\n- load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")

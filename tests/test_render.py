@@ -99,10 +99,11 @@ def test_box_reduce_averages_blocks_cut_by_the_edges():
 
 def test_estimation_never_upscales_and_fits_the_size(model):
     rgb = photo(30, 50, np.uint8)
-    # An image that fits runs through the network itself, at its own size.
+    # A small image that fits runs through the network itself, at its own size.
     assert estimate_curve_maps(model, rgb, size=256).shape == (24, 30, 50)
     # Larger ones get the flat-field maps of the 8x8-block copy, averaged down where needed.
     assert estimate_curve_maps(model, rgb, size=16).shape == (24, 4, 7)
+    assert estimate_curve_maps(model, photo(200, 300, np.uint8), size=512).shape == (24, 25, 38)
     assert estimate_curve_maps(model, photo(130, 200, np.uint8), size=10).shape == (24, 7, 10)
     assert reduction_factor(30, 50, 16) == 4
 

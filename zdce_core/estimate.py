@@ -25,9 +25,15 @@ from torch import nn
 from .model import RECEPTIVE_RADIUS, DCENet
 
 DEFAULT_SIZE = 512
-"""Default ``size``: images up to 512 pixels run through the network itself,
-larger ones keep maps of up to 512 pixels, fine enough for 4K photos to get
-the 8x8-block flat-field maps (see docs/performance.md)."""
+"""Default ``size``: maps of up to 512 pixels, fine enough for photos up to 4K
+to keep the 8x8-block flat-field maps as they are (see docs/performance.md)."""
+
+EXACT_SIDE = 256
+"""Images no longer than this (and within ``size``) run through the network itself.
+
+It is cheap at that size, and the flat-field approximation needs photos much
+larger than the 15-pixel receptive field.
+"""
 
 FLAT_FIELD_FACTOR = 8
 """Box factor of the copy :func:`flat_field_network` runs on.
@@ -189,11 +195,11 @@ def estimate_curve_maps(
     rgb
         C-contiguous uint8, uint16, float32 or float64 image; floats in [0, 1].
     size
-        Longer side of the maps at most; an image that fits runs through the
-        network itself, a larger one is box-downscaled by
-        :data:`FLAT_FIELD_FACTOR` for :func:`flat_field_network`, whose maps
-        are then averaged down to fit. ``None`` runs the network at full
-        resolution.
+        Longer side of the maps at most. An image that fits, and is no
+        longer than :data:`EXACT_SIDE`, runs through the network itself; any
+        other is box-downscaled by :data:`FLAT_FIELD_FACTOR` for
+        :func:`flat_field_network`, whose maps are averaged down to fit if
+        need be. ``None`` runs the network at full resolution.
     tile
         Core tile size of the network pass (default :data:`TILE`); the result
         does not depend on it.
@@ -206,7 +212,7 @@ def estimate_curve_maps(
     tile = TILE if tile is None else tile
     height, width = rgb.shape[:2]
     grid = reduction_factor(height, width, size)
-    if grid == 1:
+    if grid == 1 and max(height, width) <= EXACT_SIDE:
         return _tiled_forward(model, rgb, tile)
     maps = _flat_field_forward(flat_field_network(model), box_reduce(rgb, FLAT_FIELD_FACTOR))
     if grid <= FLAT_FIELD_FACTOR:

@@ -119,12 +119,13 @@ def test_fast_maps_follow_the_full_resolution_network_on_smooth_content(model):
     assert (fast - block_means)[:, 1:-1, 1:-1].abs().max() < 0.005
 
 
-def test_full_resolution_tiles_match_one_untiled_pass(model):
-    rgb = photo(45, 38, np.float64)
+@pytest.mark.parametrize("shape", [(45, 38), (20, 300)])
+def test_full_resolution_tiles_match_one_untiled_pass(model, shape):
+    rgb = photo(*shape, np.float64)
     with torch.inference_mode():
         whole = model(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0]
     tiled = estimate_curve_maps(model, rgb, size=None, tile=8)
-    assert tiled.shape == (24, 45, 38)
+    assert tiled.shape == (24, *shape)
     assert (tiled - whole).abs().max() < 1e-5
 
 

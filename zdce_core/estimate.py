@@ -212,7 +212,7 @@ def estimate_curve_maps(
     tile = TILE if tile is None else tile
     height, width = rgb.shape[:2]
     grid = reduction_factor(height, width, size)
-    if grid == 1 and max(height, width) <= EXACT_SIDE:
+    if size is None or (grid == 1 and max(height, width) <= EXACT_SIDE):
         return _tiled_forward(model, rgb, tile)
     maps = _flat_field_forward(flat_field_network(model), box_reduce(rgb, FLAT_FIELD_FACTOR))
     if grid <= FLAT_FIELD_FACTOR:

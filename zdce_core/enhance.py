@@ -174,14 +174,20 @@ def enhance(
         input, float32 otherwise. ``np.uint8`` / ``np.uint16`` give integers
         at full range without a float copy of the whole photo.
     estimate_size : int or None, optional
-        Longer side of the downscaled copy the network runs on (the curves are
-        smooth, so they are estimated small and applied at full resolution).
-        ``None`` runs the network at full resolution (slow, bounded memory).
+        Largest longer side of the curve maps (default 512). The maps are
+        estimated from 8x8-pixel block averages and applied at full
+        resolution; see :mod:`zdce_core.estimate`. ``None`` runs the real
+        network over the full-resolution photo in tiles: minutes and about
+        100 bytes per pixel for the maps, for those who want the network's
+        exact answer.
     model : DCENet, optional
         Weights to use, e.g. from :func:`zdce_core.load_model`; the bundled
         checkpoint by default (loaded once per process).
     threads : int, optional
-        CPU threads to use; all cores by default.
+        CPU threads to use; all cores by default. The setting is
+        process-wide (torch and numba have one thread count each), so
+        callers running ``enhance`` from several threads should pass the
+        same value everywhere, as ``zdce batch --workers`` does.
 
     Returns
     -------

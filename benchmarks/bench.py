@@ -18,7 +18,7 @@ Times are the best of a few runs after an untimed warm-up (model load,
 compiled-kernel cache); the decode of the input is not part of the engine
 times. Then it prints the fidelity of the fast path against the
 full-resolution path (PSNR and SSIM, scikit-image) on the shared ``hires``
-photos. The output is a markdown table for docs/performance.md.
+photos. The output is a markdown table for README, "Speed and memory".
 """
 
 from __future__ import annotations

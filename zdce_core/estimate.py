@@ -5,7 +5,7 @@ copy and leaves the full-resolution work to :func:`zdce_core.render.render`.
 On that copy it runs :func:`flat_field_network`, not the network itself: the
 network's 15-pixel receptive field covers nearly flat content in a full-size
 photo, but whole objects in a small copy, where it answers very differently
-(see docs/performance.md). ``size=None`` runs the network at full resolution
+(see README, "Speed and memory"). ``size=None`` runs the network at full resolution
 in overlapping tiles, which equals one untiled pass while keeping the
 network's activations bounded.
 """
@@ -26,7 +26,7 @@ from .model import RECEPTIVE_RADIUS, DCENet
 
 DEFAULT_SIZE = 512
 """Default ``size``: maps of up to 512 pixels, fine enough for photos up to 4K
-to keep the 8x8-block flat-field maps as they are (see docs/performance.md)."""
+to keep the 8x8-block flat-field maps as they are (see README, "Speed and memory")."""
 
 EXACT_SIDE = 256
 """Images no longer than this (and within ``size``) run through the network itself.
@@ -40,7 +40,7 @@ FLAT_FIELD_FACTOR = 8
 
 About the network's receptive radius: averaging over such blocks stands in for
 the spatial averaging the network does at full resolution, and the maps match
-the full-resolution network's best there (docs/performance.md).
+the full-resolution network's best there (README, "Speed and memory").
 """
 
 TILE = 512

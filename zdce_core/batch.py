@@ -24,6 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from .imageio import read_photo, write_photo
+from .model import DCENet
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp")
 DONE, SKIPPED, FAILED, PLANNED = "done", "skipped", "failed", "planned"
@@ -64,6 +65,8 @@ class Settings:
         Inputs with more pixels fail before they are decoded.
     threads : int or None
         CPU threads per engine call; ``None`` shares the cores among the workers.
+    model : DCENet or None
+        Weights loaded once for the whole batch; ``None`` for the bundled model.
     """
 
     steps: int = 8
@@ -73,6 +76,7 @@ class Settings:
     subsampling: str | None = None
     max_pixels: int | None = Image.MAX_IMAGE_PIXELS
     threads: int | None = None
+    model: DCENet | None = None
 
 
 @dataclass
@@ -200,6 +204,7 @@ def process(job: Job, settings: Settings) -> Result:
             denoise=settings.denoise,
             dtype=photo.array.dtype.type,
             threads=settings.threads,
+            model=settings.model,
         )
         job.target.parent.mkdir(parents=True, exist_ok=True)
         write_photo(job.target, out, photo.metadata, quality=settings.quality, subsampling=settings.subsampling)

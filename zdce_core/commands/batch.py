@@ -11,31 +11,7 @@ from PIL import Image
 
 from .. import batch
 from ..metadata import SUBSAMPLING
-
-
-def _strength(text: str) -> float | str:
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'auto', got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be in [0, 1], got {value}")
-    return value
-
-
-def _bounded(low: int, high: int | None):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"expected {low}..{high if high is not None else ''}, got {value}")
-        return value
-
-    return parse
+from .options import add_engine_options, bounded, engine_settings
 
 
 def register(subparsers) -> None:
@@ -54,11 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--suffix", default="", help="add this before the extension (needed when OUTDIR is an input folder)")
     p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist (resume an interrupted run)")
     p.add_argument("--dry-run", action="store_true", help="list what would be written, write nothing")
-    p.add_argument("--workers", type=_bounded(1, 64), default=1, metavar="N", help="photos in flight at once (default 1)")
-    p.add_argument("--steps", type=_bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
-    p.add_argument("--strength", type=_strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
-    p.add_argument("--no-denoise", dest="denoise", action="store_false", help="skip the engine's denoising")
-    p.add_argument("--quality", type=_bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
+    p.add_argument("--workers", type=bounded(1, 64), default=1, metavar="N", help="photos in flight at once (default 1)")
+    add_engine_options(p)
     p.add_argument(
         "--subsampling",
         choices=("keep", *SUBSAMPLING),
@@ -67,7 +40,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--max-pixels",
-        type=_bounded(1, None),
+        type=bounded(1, None),
         default=Image.MAX_IMAGE_PIXELS,
         metavar="N",
         help=f"fail images with more pixels than this, before decoding (default {Image.MAX_IMAGE_PIXELS})",
@@ -114,11 +87,8 @@ class _Reporter:
 
 def run(args: argparse.Namespace) -> int:
     planned = batch.plan(args.inputs, args.output, recursive=args.recursive, suffix=args.suffix)
-    settings = batch.Settings(
-        steps=args.steps,
-        strength=args.strength,
-        denoise=args.denoise,
-        quality=args.quality,
+    settings = engine_settings(
+        args,
         subsampling=None if args.subsampling == "keep" else args.subsampling,
         max_pixels=args.max_pixels,
     )

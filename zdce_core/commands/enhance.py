@@ -7,12 +7,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from ..batch import FAILED, Job, Settings, process
-from .batch import _bounded, _strength
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings(steps=args.steps, strength=args.strength, denoise=args.denoise, quality=args.quality)
+from ..batch import FAILED, Job, process
+from .options import add_engine_options, engine_settings
 
 
 def sample_photo() -> Path:
@@ -29,10 +25,7 @@ def register(sub) -> None:
     p.add_argument("input", nargs="?", help="photo to enhance (any format Pillow reads)")
     p.add_argument("-o", "--output", help="where to write; the format follows the extension (default IN_enhanced.EXT)")
     p.add_argument("--sample", action="store_true", help="enhance the bundled sample photo into the current folder")
-    p.add_argument("--steps", type=_bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
-    p.add_argument("--strength", type=_strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
-    p.add_argument("--no-denoise", dest="denoise", action="store_false", help="keep the noise the curves amplify")
-    p.add_argument("--quality", type=_bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
+    add_engine_options(p)
     p.set_defaults(func=run)
 
 
@@ -44,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else default_dir / f"{source.stem}_enhanced{source.suffix}"
     if target.exists() and target.resolve() == source.resolve():
         raise ValueError(f"{target}: refusing to overwrite the input; choose another --output")
-    result = process(Job(source, target), settings_from(args))
+    result = process(Job(source, target), engine_settings(args))
     if result.status == FAILED:
         print(f"zdce enhance: {source}: {result.reason}", file=sys.stderr)
         return 1

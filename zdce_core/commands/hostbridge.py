@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import _bounded, _strength
+from .options import bounded, strength
 
 FLOAT_BYTES = np.dtype(np.float32).itemsize
 
@@ -52,8 +52,8 @@ def register(sub) -> None:
     p.add_argument("--width", type=int, required=True)
     p.add_argument("--height", type=int, required=True)
     p.add_argument("--channels", type=int, required=True, choices=(3, 4))
-    p.add_argument("--steps", type=_bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
-    p.add_argument("--strength", type=_strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
+    p.add_argument("--steps", type=bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
+    p.add_argument("--strength", type=strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
     p.add_argument("--no-denoise", dest="denoise", action="store_false", help="skip the denoising pass")
     p.set_defaults(func=run)
 

@@ -25,6 +25,10 @@ local dt = require("darktable")("--library", ":memory:", "--configdir", configdi
 
 -- The copy `zdce install darktable --prefix CONFIGDIR` put there: darktable puts CONFIGDIR/lua on
 -- package.path, but its Lua-file searcher needs the coroutine darktable runs luarc in, so load it directly.
+-- darktable 4.2 in library mode finishes starting up on its own threads after init returns;
+-- loading a script at once crashed 1 run in 4 ("attempt to call a table value" inside
+-- register_storage/register_event), 0 in 12 after this pause, which lets start-up finish.
+dt.control.sleep(1000)
 local zdce = dofile(assert(package.searchpath("contrib/zdce_enhance", package.path))).functions
 
 dt.preferences.write("zdce_enhance", "executable", "string", engine)

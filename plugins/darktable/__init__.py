@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 
 from zdce_core.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
+from zdce_core.hosts import probe_version, user_config_dir
 from zdce_core.imageio import atomic_path
 
 SCRIPT = "zdce_enhance.lua"
@@ -27,15 +27,11 @@ REQUIRE_LINE = f'require "{MODULE}"'
 ENGINE_LINE = 'local INSTALLED_ENGINE = ""'
 # "this is darktable 4.2.1" (4.x) or "darktable 5.0.1" (5.x).
 VERSION = re.compile(r"darktable (\d\S*)")
-TIMEOUT_S = 30
 
 
 def config_dir(options: InstallOptions) -> Path:
     """darktable's user configuration folder: ``--prefix``, else the XDG default."""
-    if options.prefix is not None:
-        return Path(options.prefix).expanduser()
-    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(config_home) / "darktable"
+    return user_config_dir(options, "darktable")
 
 
 def engine_executable(python: str) -> str:
@@ -87,17 +83,6 @@ def _is_require_line(line: str) -> bool:
     return line.strip() == REQUIRE_LINE
 
 
-def _version(executable: str) -> str | None:
-    try:
-        done = subprocess.run(
-            [executable, "--version"], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    found = VERSION.search(done.stdout + done.stderr)
-    return found.group(1) if found else None
-
-
 @hookimpl
 def zdce_adapter_info() -> AdapterInfo:
     return AdapterInfo(
@@ -110,7 +95,8 @@ def zdce_adapter_info() -> AdapterInfo:
 @hookimpl
 def zdce_detect_host() -> HostInfo | None:
     executable = shutil.which("darktable")
-    version = _version(executable) if executable else None
+    # darktable 4.2 run as root prints its version and then exits 1.
+    version = probe_version(executable, "--version", VERSION, check_exit=False) if executable else None
     return HostInfo(executable=executable, version=version) if executable and version else None
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from importlib import resources
 from pathlib import Path
 
 from zdce_core.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
+from zdce_core.hosts import probe_version, user_config_dir
 
 PLUGIN = "zdce-low-light-enhance"
 # gimp-console first: it needs no display, which is what detection wants.
@@ -24,17 +24,13 @@ EXECUTABLES = ("gimp-console-3.0", "gimp-3.0")
 ENGINE_LINE = re.compile(r'^ENGINE_PYTHON = "".*$', re.MULTILINE)
 VERSION = re.compile(r"version\s+(3\.[0-9][^\s]*)")
 # Starting GIMP through the chroot wrapper takes a moment; a hung host must not hang `zdce plugins`.
-VERSION_TIMEOUT_S = 60
 
 
 def profile_dir(options: InstallOptions) -> Path:
     """The GIMP 3 profile to install into: ``--prefix``, else ``$GIMP3_DIRECTORY``, else GIMP's default."""
-    if options.prefix is not None:
-        return Path(options.prefix).expanduser()
-    if os.environ.get("GIMP3_DIRECTORY"):
+    if options.prefix is None and os.environ.get("GIMP3_DIRECTORY"):
         return Path(os.environ["GIMP3_DIRECTORY"]).expanduser()
-    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(config_home) / "GIMP" / "3.0"
+    return user_config_dir(options, "GIMP", "3.0")
 
 
 def plugin_dir(options: InstallOptions) -> Path:
@@ -68,15 +64,9 @@ def zdce_detect_host() -> HostInfo | None:
         executable = shutil.which(name)
         if executable is None:
             continue
-        try:
-            done = subprocess.run(
-                [executable, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT_S, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        found = VERSION.search(done.stdout)
-        if done.returncode == 0 and found:
-            return HostInfo(executable=executable, version=found.group(1))
+        version = probe_version(executable, "--version", VERSION)
+        if version:
+            return HostInfo(executable=executable, version=version)
     return None
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from zdce_core.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
+from zdce_core.hosts import probe_version, user_config_dir
 from zdce_core.imageio import atomic_path
 
 DELEGATES = "delegates.xml"
@@ -38,10 +39,7 @@ TIMEOUT_S = 30
 
 def config_dir(options: InstallOptions) -> Path:
     """Where ``delegates.xml`` goes: ``--prefix``, else ImageMagick's user folder."""
-    if options.prefix is not None:
-        return Path(options.prefix).expanduser()
-    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(config_home) / "ImageMagick"
+    return user_config_dir(options, "ImageMagick")
 
 
 def delegate_entry(python: str) -> str:
@@ -59,21 +57,10 @@ def find_executable() -> str | None:
 def _find() -> tuple[str, str] | None:
     for name in CANDIDATES:
         path = shutil.which(name) if "/" not in name else (name if os.access(name, os.X_OK) else None)
-        version = _version(path) if path else None
+        version = probe_version(path, "-version", VERSION) if path else None
         if version:
             return path, version
     return None
-
-
-def _version(executable: str) -> str | None:
-    try:
-        done = subprocess.run(
-            [executable, "-version"], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    found = VERSION.search(done.stdout)
-    return found.group(1) if done.returncode == 0 and found else None
 
 
 def policy_denial(executable: str) -> str | None:

@@ -19,14 +19,7 @@ if ready; then
     exit 0
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-    sudo_cmd=(sudo)
-fi
-# Other host scripts may run apt at the same time: wait for the lock instead of failing.
-apt_opts=(-o DPkg::Lock::Timeout=600)
-"${sudo_cmd[@]}" apt-get "${apt_opts[@]}" update -qq
-"${sudo_cmd[@]}" apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+source "$(dirname "$0")/apt.sh"
+apt_install "${PACKAGES[@]}"
 ready || { echo "darktable.sh: install finished but darktable, lua5.4, xvfb-run or libdarktable.so is missing" >&2; exit 1; }
 echo "darktable.sh: installed ($(darktable --version 2>/dev/null | grep -m1 -o 'darktable [0-9][^ ]*'))"

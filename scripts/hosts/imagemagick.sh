@@ -15,14 +15,7 @@ if have_imagemagick; then
     exit 0
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-    sudo_cmd=(sudo)
-fi
-# Other host scripts may run apt at the same time: wait for the lock instead of failing.
-apt_opts=(-o DPkg::Lock::Timeout=600)
-"${sudo_cmd[@]}" apt-get "${apt_opts[@]}" update -qq
-"${sudo_cmd[@]}" apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends imagemagick >/dev/null
+source "$(dirname "$0")/apt.sh"
+apt_install imagemagick
 have_imagemagick || { echo "imagemagick: install finished but no ImageMagick binary found in /usr/bin" >&2; exit 1; }
 echo "imagemagick: installed ($( (/usr/bin/magick -version 2>/dev/null || /usr/bin/convert -version) | head -n1))"

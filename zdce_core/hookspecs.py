@@ -8,7 +8,7 @@ time (see :func:`zdce_core.plugins.call`), so return values need not be merged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pluggy
@@ -46,7 +46,6 @@ class InstallOptions:
 
     prefix: Path | None = None
     python: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @hookspec(firstresult=True)

@@ -83,6 +83,12 @@ def _is_require_line(line: str) -> bool:
     return line.strip() == REQUIRE_LINE
 
 
+def _installed_paths(options: InstallOptions) -> tuple[Path, Path]:
+    """The script's place and the ``luarc`` that requires it."""
+    folder = config_dir(options)
+    return folder / "lua" / "contrib" / SCRIPT, folder / "luarc"
+
+
 @hookimpl
 def zdce_adapter_info() -> AdapterInfo:
     return AdapterInfo(
@@ -102,9 +108,7 @@ def zdce_detect_host() -> HostInfo | None:
 
 @hookimpl
 def zdce_install(options: InstallOptions) -> list[Path]:
-    folder = config_dir(options)
-    script = folder / "lua" / "contrib" / SCRIPT
-    luarc = folder / "luarc"
+    script, luarc = _installed_paths(options)
     changed = []
     text = script_text(engine_executable(options.python or sys.executable))
     if not script.exists() or script.read_text(encoding="utf-8") != text:
@@ -121,9 +125,7 @@ def zdce_install(options: InstallOptions) -> list[Path]:
 
 @hookimpl
 def zdce_uninstall(options: InstallOptions) -> list[Path]:
-    folder = config_dir(options)
-    script = folder / "lua" / "contrib" / SCRIPT
-    luarc = folder / "luarc"
+    script, luarc = _installed_paths(options)
     changed = []
     if script.exists():
         script.unlink()
@@ -149,8 +151,7 @@ def zdce_uninstall(options: InstallOptions) -> list[Path]:
 
 @hookimpl
 def zdce_is_installed(options: InstallOptions) -> bool:
-    folder = config_dir(options)
-    luarc = folder / "luarc"
-    return (folder / "lua" / "contrib" / SCRIPT).exists() and luarc.exists() and any(
+    script, luarc = _installed_paths(options)
+    return script.exists() and luarc.exists() and any(
         _is_require_line(line) for line in luarc.read_text(encoding="utf-8").splitlines()
     )

@@ -57,12 +57,7 @@ function M.shell_quote(text)
 end
 
 local function in_flatpak()
-  local f = io.open("/.flatpak-info", "r")
-  if f then
-    f:close()
-    return true
-  end
-  return false
+  return M.file_exists("/.flatpak-info")
 end
 
 --- `command` as it must be run to reach programs on the host: inside a Flatpak

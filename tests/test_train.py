@@ -82,3 +82,10 @@ def test_cli_train_empty_folder_is_a_clear_error(tmp_path, capsys):
     code = main(["train", str(empty), "-o", str(tmp_path / "x.pt"), "--device", "cpu"])
     assert code == 2
     assert "no image files" in capsys.readouterr().err
+
+
+def test_cli_train_missing_folder_is_a_clear_error(tmp_path, capsys):
+    code = main(["train", str(tmp_path / "absent"), "-o", str(tmp_path / "x.pt"), "--device", "cpu"])
+    assert code == 2
+    assert "absent: not a folder of training photos" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()

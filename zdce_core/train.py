@@ -55,6 +55,8 @@ def resolve_device(name: str) -> torch.device:
 
 def load_training_images(directory: Path, size: int) -> tuple[torch.Tensor, list[tuple[Path, str]]]:
     """Every readable photo in ``directory``, resized to ``size``, as a uint8 (N, 3, size, size) tensor."""
+    if not directory.is_dir():
+        raise ValueError(f"{directory}: not a folder of training photos")
     files = list_images(directory)
     if not files:
         raise ValueError(f"{directory}: no image files found to train on")

@@ -7,7 +7,7 @@ Usage::
 A run ``WxT`` uses W workers with T engine threads each (``W`` alone: the
 cores shared among the workers, as ``zdce batch`` does). Each run enhances
 the same photos from the shared test data into a fresh temporary folder with
-:func:`zdce_core.batch.run` (read, enhance, write, metadata and all); the
+:func:`zdce_core.app.batch.run` (read, enhance, write, metadata and all); the
 best wall time of ``--repeat`` interleaved rounds is printed with the CPU
 time the process used. The first, untimed run loads the model and warms the
 compiled kernels.
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zdce_core import batch
+from zdce_core.app import batch
 from zdce_core.threads import available_cores
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"

@@ -9,7 +9,7 @@ renders a picture sheet. Sets:
   (a good default changes them little);
 - ``synthetic``: well-lit photos darkened in linear light by 3, 4 and 5 stops with
   shot and read noise, the original as reference, and a second draw at 2.5, 3.5 and
-  4.5 stops (the auto settings in ``zdce_core.exposure`` were chosen on both draws,
+  4.5 stops (the auto settings in ``zdce_core.maths.exposure`` were chosen on both draws,
   so they are not held-out data).
 
 Usage::
@@ -32,9 +32,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import estimate_sigma
 
 from zdce_core import enhance, enhance_steps
-from zdce_core.estimate import box_reduce
-from zdce_core.exposure import LUMA, key
-from zdce_core.imageio import read_image
+from zdce_core.maths.estimate import box_reduce
+from zdce_core.maths.exposure import LUMA, key
+from zdce_core.io.images import read_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"
 NO_REFERENCE_SETS = {

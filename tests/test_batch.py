@@ -18,9 +18,11 @@ import pytest
 import tifffile
 from PIL import Image, ImageCms, ImageOps
 
-from zdce_core import batch, enhance, metadata, png16
-from zdce_core.cli import main
-from zdce_core.imageio import ImageReadError, read_photo, write_photo
+from zdce_core import enhance
+from zdce_core.app import batch
+from zdce_core.io import metadata, png16
+from zdce_core.app.cli import main
+from zdce_core.io.images import ImageReadError, read_photo, write_photo
 
 H, W = 48, 64
 MAKE = "zdce-test-camera"

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from zdce_core.model import DCENet
+from zdce_core.training.model import DCENet
 
 
 def zdce(*args, cwd=None):

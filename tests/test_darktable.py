@@ -22,9 +22,10 @@ import pytest
 from PIL import Image
 
 from conftest import require_host
-from zdce_core import enhance, plugins
-from zdce_core.hookspecs import InstallOptions
-from zdce_core.imageio import read_image
+from zdce_core import enhance
+from zdce_core.adapters import manager as plugins
+from zdce_core.adapters.hookspecs import InstallOptions
+from zdce_core.io.images import read_image
 from zdce_plugins import darktable as adapter
 
 DRIVER = Path(__file__).parent / "darktable" / "driver.lua"

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from zdce_core import plugins
-from zdce_core.hookspecs import AdapterInfo, HostInfo, InstallOptions
+from zdce_core.adapters import manager as plugins
+from zdce_core.adapters.hookspecs import AdapterInfo, HostInfo, InstallOptions
 
 BUILT_IN = ("darktable", "gimp", "imagemagick")
 
@@ -73,7 +73,7 @@ def test_third_party_plugin_appears_in_zdce_plugins(tmp_path):
     (tmp_path / "zdce_acme.py").write_text(
         textwrap.dedent(
             """
-            from zdce_core.hookspecs import AdapterInfo, hookimpl
+            from zdce_core.adapters.hookspecs import AdapterInfo, hookimpl
 
             @hookimpl
             def zdce_adapter_info():

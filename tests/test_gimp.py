@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, require_host
-from zdce_core.hookspecs import InstallOptions
+from zdce_core.adapters.hookspecs import InstallOptions
 from zdce_plugins import gimp as gimp_adapter
 
 PROCEDURE = "python-fu-zdce-low-light-enhance"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zdce_core.imageio import ImageReadError, read_image, write_image
+from zdce_core.io.images import ImageReadError, read_image, write_image
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from zdce_core import enhance, metadata, plugins, png16
-from zdce_core.hookspecs import InstallOptions
-from zdce_core.imageio import read_image, read_photo
+from zdce_core import enhance
+from zdce_core.adapters import manager as plugins
+from zdce_core.io import metadata, png16
+from zdce_core.adapters.hookspecs import InstallOptions
+from zdce_core.io.images import read_image, read_photo
 from zdce_plugins.imagemagick import delegate
 
 import zdce_plugins.imagemagick as adapter

@@ -9,10 +9,10 @@ from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import estimate_sigma
 
 from zdce_core import enhance, enhance_steps
-from zdce_core.denoise import BAND_ROWS, RADIUS, _lee_bands, noise_sigma
-from zdce_core.estimate import estimate_curve_maps
-from zdce_core.exposure import LUMA
-from zdce_core.render import render, source_coords
+from zdce_core.maths.denoise import BAND_ROWS, RADIUS, _lee_bands, noise_sigma
+from zdce_core.maths.estimate import estimate_curve_maps
+from zdce_core.maths.exposure import LUMA
+from zdce_core.maths.render import render, source_coords
 from zdce_core.weights import default_model
 
 
@@ -61,7 +61,7 @@ def test_dark_photo_is_brightened_towards_the_original(chelsea, dark_noisy):
 
 
 def test_real_low_light_frame_is_brightened(shared_photo):
-    from zdce_core.imageio import read_image
+    from zdce_core.io.images import read_image
 
     image = read_image(shared_photo)
     assert luminance(enhance(image)) > luminance(image) + 0.15

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zdce_core.curves import apply_curves
-from zdce_core.estimate import box_reduce, estimate_curve_maps, reduction_factor
-from zdce_core.model import DCENet
-from zdce_core.render import render
+from zdce_core.training.curves import apply_curves
+from zdce_core.maths.estimate import box_reduce, estimate_curve_maps, reduction_factor
+from zdce_core.training.model import DCENet
+from zdce_core.maths.render import render
 from zdce_core.threads import limit_threads
 
 FULL_SCALE = {np.uint8: 255, np.uint16: 65535, np.float32: 1, np.float64: 1}
@@ -30,7 +30,7 @@ def photo(height: int, width: int, dtype: type, seed: int = 0) -> np.ndarray:
 
 
 def reference(rgb: np.ndarray, maps: torch.Tensor, steps: int, strength: float) -> np.ndarray:
-    """Upsample with torch, apply zdce_core.curves: the float64 ground truth in [0, 1]."""
+    """Upsample with torch, apply zdce_core.training.curves: the float64 ground truth in [0, 1]."""
     x = torch.from_numpy(rgb.astype(np.float64) / FULL_SCALE[rgb.dtype.type]).permute(2, 0, 1)[None]
     alphas = F.interpolate(maps[None].double(), size=rgb.shape[:2], mode="bilinear", align_corners=False)
     return apply_curves(x, alphas, steps, strength)[-1][0].permute(1, 2, 0).numpy()

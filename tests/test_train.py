@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from zdce_core.cli import main
-from zdce_core.train import TrainConfig, train
+from zdce_core.app.cli import main
+from zdce_core.training.loop import TrainConfig, train
 from zdce_core.weights import load_model
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from zdce_core import weights
-from zdce_core.model import DCENet
+from zdce_core.training.model import DCENet
 
 
 def test_bundled_checkpoint_matches_registry_and_size():

@@ -1,11 +1,34 @@
 """zdce: Zero-DCE low-light photo enhancement.
 
+The public names load on first use (PEP 562), so ``import zdce_core`` stays
+cheap and a command can set its environment before any numeric runtime loads.
+
 >>> from zdce_core import enhance
 """
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
 
-from .enhance import enhance, enhance_steps, output_dtype
-from .weights import load_model
+_PUBLIC = {
+    "enhance": ".enhance",
+    "enhance_steps": ".enhance",
+    "output_dtype": ".enhance",
+    "load_model": ".weights",
+}
 
-__all__ = ["enhance", "enhance_steps", "load_model", "output_dtype", "__version__"]
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -6,21 +6,20 @@ on checked, C-contiguous ``(H, W, 3)`` arrays.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .denoise import suppress_noise
-from .estimate import DEFAULT_SIZE, estimate_curve_maps
-from .exposure import auto_maps
-from .model import N_ITERATIONS, DCENet
-from .render import render
+from .maths.denoise import suppress_noise
+from .maths.estimate import DEFAULT_SIZE, estimate_curve_maps
+from .maths.exposure import auto_maps
+from .params import MAX_STEPS, check_denoise, check_steps, check_strength
+from .training.model import DCENet
+from .maths.render import render
+from .maths.resample import FULL_SCALE
 from .threads import limit_threads
 from .weights import default_model
 
 _INPUT_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
 _OUTPUT_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
-_FULL_SCALE = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
 
 def output_dtype(input_dtype: np.dtype, requested: np.dtype | type | None = None) -> np.dtype:
@@ -82,33 +81,20 @@ def _check_image(image, channel_axis: int | None) -> np.ndarray:
     return image
 
 
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or not 1 <= steps <= N_ITERATIONS:
-        raise ValueError(f"steps={steps!r} is invalid; use an integer from 1 (gentlest) to {N_ITERATIONS} (full)")
-    return int(steps)
-
-
-def _check_strength(strength) -> float | str:
-    if isinstance(strength, str) and strength == "auto":
-        return strength
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 <= strength <= 1:
-        raise ValueError(f"strength={strength!r} is invalid; use 'auto' or a number from 0 (unchanged) to 1 (full)")
-    return float(strength)
-
-
 def _convert(channel: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Rescale an alpha or grey channel between the integer and float conventions."""
     if channel.dtype == dtype:
         return channel
-    value = channel.astype(np.float32) / _FULL_SCALE.get(channel.dtype, 1)
-    if dtype in _FULL_SCALE:
-        return np.rint(value * _FULL_SCALE[dtype]).astype(dtype)
+    value = channel.astype(np.float32) / FULL_SCALE.get(channel.dtype, 1)
+    if dtype in FULL_SCALE:
+        return np.rint(value * FULL_SCALE[dtype]).astype(dtype)
     return value.astype(dtype)
 
 
-def _prepare(image, steps, strength, channel_axis, dtype):
+def _prepare(image, steps, strength, denoise, channel_axis, dtype):
     image = _check_image(image, channel_axis)
-    steps, strength = _check_steps(steps), _check_strength(strength)
+    check_denoise(denoise)
+    steps, strength = check_steps(steps), check_strength(strength)
     out_dtype = output_dtype(image.dtype, dtype)
     colour = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
     if colour.dtype == np.float16:
@@ -121,7 +107,7 @@ def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None) ->
     if image.ndim == 2:
         grey = rgb_out.mean(axis=-1, dtype=np.float32)
         # The mean is already in rgb_out's units: integers are rounded, not rescaled again.
-        return np.rint(grey).astype(rgb_out.dtype) if rgb_out.dtype in _FULL_SCALE else grey.astype(rgb_out.dtype)
+        return np.rint(grey).astype(rgb_out.dtype) if rgb_out.dtype in FULL_SCALE else grey.astype(rgb_out.dtype)
     if image.shape[-1] == 4:
         rgb_out = np.concatenate([rgb_out, _convert(image[..., 3:], rgb_out.dtype)], axis=-1)
     return np.moveaxis(rgb_out, -1, channel_axis)
@@ -214,7 +200,7 @@ def enhance(
     >>> bool(gentle.mean() < out.mean())
     True
     """
-    image, steps, strength, out_dtype, colour = _prepare(image, steps, strength, channel_axis, dtype)
+    image, steps, strength, out_dtype, colour = _prepare(image, steps, strength, denoise, channel_axis, dtype)
     with limit_threads(threads):
         maps, scale = _curve_maps(colour, strength, estimate_size, model)
         rgb_out = render(colour, maps, steps=steps, strength=scale, dtype=out_dtype)
@@ -248,11 +234,11 @@ def enhance_steps(
     >>> bool(previews[0].mean() < previews[-1].mean())
     True
     """
-    image, _, strength, out_dtype, colour = _prepare(image, 1, strength, channel_axis, dtype)
+    image, _, strength, out_dtype, colour = _prepare(image, 1, strength, denoise, channel_axis, dtype)
     with limit_threads(threads):
         maps, scale = _curve_maps(colour, strength, estimate_size, model)
         results = []
-        for k in range(1, N_ITERATIONS + 1):
+        for k in range(1, MAX_STEPS + 1):
             rgb_out = render(colour, maps, steps=k, strength=scale, dtype=out_dtype)
             if denoise:
                 suppress_noise(colour, rgb_out, maps, steps=k, strength=scale)

@@ -16,9 +16,9 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from zdce_core.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
-from zdce_core.hosts import probe_version, user_config_dir
-from zdce_core.imageio import atomic_path
+from zdce_core.adapters.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
+from zdce_core.adapters.hosts import probe_version, user_config_dir
+from zdce_core.io.atomic import atomic_path
 
 SCRIPT = "zdce_enhance.lua"
 MODULE = "contrib/zdce_enhance"

@@ -14,8 +14,8 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from zdce_core.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
-from zdce_core.hosts import probe_version, user_config_dir
+from zdce_core.adapters.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
+from zdce_core.adapters.hosts import probe_version, user_config_dir
 
 PLUGIN = "zdce-low-light-enhance"
 # gimp-console first: it needs no display, which is what detection wants.
@@ -75,7 +75,7 @@ def zdce_install(options: InstallOptions) -> list[Path]:
     """Write the plug-in folder and its executable script, carrying ``options.python`` as the engine."""
     if not options.python:
         raise ValueError("the GIMP plug-in needs the engine's Python interpreter (InstallOptions.python)")
-    from zdce_core.imageio import atomic_path
+    from zdce_core.io.atomic import atomic_path
 
     folder = plugin_dir(options)
     script = folder / f"{PLUGIN}.py"

@@ -21,28 +21,15 @@ import os
 import sys
 from collections.abc import Mapping
 
-_TRUE = {"1", "yes", "true", "on"}
-_FALSE = {"0", "no", "false", "off"}
-
-
 def settings(environ: Mapping[str, str]) -> dict[str, object]:
     """``enhance`` keyword arguments from ``ZDCE_*`` variables; ValueError naming a bad one."""
-    steps_text = environ.get("ZDCE_STEPS", "8").strip()
-    if not steps_text.isdigit() or not 1 <= int(steps_text) <= 8:
-        raise ValueError(f"ZDCE_STEPS must be an integer 1..8, got {steps_text!r}")
-    strength_text = environ.get("ZDCE_STRENGTH", "auto").strip().lower()
-    strength: float | str = strength_text
-    if strength_text != "auto":
-        try:
-            strength = float(strength_text)
-        except ValueError:
-            strength = -1.0
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"ZDCE_STRENGTH must be a number in [0, 1] or 'auto', got {strength_text!r}")
-    denoise_text = environ.get("ZDCE_DENOISE", "1").strip().lower()
-    if denoise_text not in _TRUE | _FALSE:
-        raise ValueError(f"ZDCE_DENOISE must be 1 or 0 (yes/no, true/false, on/off), got {denoise_text!r}")
-    return {"steps": int(steps_text), "strength": strength, "denoise": denoise_text in _TRUE}
+    from zdce_core import params
+
+    return {
+        "steps": params.parse_steps(environ.get("ZDCE_STEPS", str(params.DEFAULT_STEPS)), name="ZDCE_STEPS"),
+        "strength": params.parse_strength(environ.get("ZDCE_STRENGTH", params.DEFAULT_STRENGTH), name="ZDCE_STRENGTH"),
+        "denoise": params.parse_denoise(environ.get("ZDCE_DENOISE", "1"), name="ZDCE_DENOISE"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = settings(os.environ)
         from zdce_core import enhance
-        from zdce_core.imageio import read_photo, write_photo
+        from zdce_core.io.images import read_photo, write_photo
 
         photo = read_photo(source)
         out = enhance(photo.array, dtype=photo.array.dtype.type, **options)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..model import DCENet
+from ..training.model import DCENet
 
 DEFAULT = "zdce-sice"
 REGISTRY: dict[str, tuple[str, str]] = {

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import plugins
-from ..hookspecs import InstallOptions
+from ...adapters import manager as plugins
+from ...adapters.hookspecs import InstallOptions
 
 
 def register(sub) -> None:

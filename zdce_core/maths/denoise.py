@@ -24,9 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .estimate import box_reduce, reduction_factor
-from .exposure import LUMA
-from .render import render, source_coords
+from .render import render
+from .resample import FULL_SCALE, LUMA, box_reduce, reduction_factor, source_coords, unit_scale
 
 GAIN_SIZE = 128
 """Longer side of the copy the gain map is computed on."""
@@ -50,7 +49,6 @@ _CHUNK_ROWS = 32
 _PAD = 3 * RADIUS  # interleaved samples of zero padding on either side of the column sums
 _SLOPE_STEP = 0.02  # luminance step of the finite-difference slope
 _MIN_VARIANCE = 1e-7  # below this (about 0.1/255 noise) a pixel is left as it is
-_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 # Immerkaer's 3x3 kernel: a difference of two Laplacians, blind to planes and ramps.
 _LAPLACE_NORM = 6.0
 
@@ -73,7 +71,7 @@ def noise_sigma(rgb: np.ndarray) -> float:
     n_rows = min(SAMPLE_ROWS, height - 2, max(8, SAMPLE_VALUES // (3 * rgb.shape[1])))
     centres = np.unique(np.linspace(1, height - 2, n_rows).round().astype(np.int64))
     rows = np.stack([rgb[centres - 1], rgb[centres], rgb[centres + 1]], axis=1).astype(np.float32)
-    rows /= _SCALE.get(rgb.dtype, 1.0)
+    rows *= unit_scale(rgb.dtype)
     lap = rows[:, :, :-2] - 2 * rows[:, :, 1:-1] + rows[:, :, 2:]
     response = lap[:, 0] - 2 * lap[:, 1] + lap[:, 2]
     return float(np.median(np.abs(response)) / (0.6745 * _LAPLACE_NORM))
@@ -238,6 +236,6 @@ def suppress_noise(
     x0, x1, wx = source_coords(width, variance.shape[1])
     _lee_bands(
         out.reshape(height, -1), variance, y0, y1, wy, x0, x1, wx,
-        _SCALE.get(out.dtype, 1.0), BAND_ROWS,
+        FULL_SCALE.get(out.dtype, 1.0), BAND_ROWS,
     )
     return out

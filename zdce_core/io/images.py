@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import metadata, png16
+from .atomic import atomic_path
 from .metadata import Metadata
 
 
@@ -24,33 +22,6 @@ class ImageReadError(ValueError):
 def list_images(directory: Path) -> list[Path]:
     """Every visible regular file directly in ``directory``, sorted; readers decide what is an image."""
     return sorted(p for p in Path(directory).iterdir() if p.is_file() and not p.name.startswith("."))
-
-
-def _read_umask() -> int:
-    # Read once at import: os.umask can only be read by setting it, which is not thread-safe.
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-_UMASK = _read_umask()
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    os.close(fd)
-    # mkstemp makes the file private (0600); a photo should get the usual umask-based mode.
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)

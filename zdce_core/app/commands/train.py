@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train import TrainConfig, train
+    from ...training.loop import TrainConfig, train
 
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, size=args.size, lr=args.lr, seed=args.seed, device=args.device

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from .imageio import read_photo, write_photo
-from .model import DCENet
+from ..io.images import read_photo, write_photo
+from ..training.model import DCENet
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp")
 DONE, SKIPPED, FAILED, PLANNED = "done", "skipped", "failed", "planned"
@@ -192,7 +192,7 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
 
 def process(job: Job, settings: Settings) -> Result:
     """Read, enhance and write one photo; a failure becomes a failed :class:`Result`."""
-    from . import enhance
+    from .. import enhance
 
     start = time.perf_counter()
     try:
@@ -238,7 +238,7 @@ def run(
         A second Ctrl-C interrupts at once; atomic writes still leave no
         half-written output.
     """
-    from .threads import available_cores
+    from ..threads import available_cores
 
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")

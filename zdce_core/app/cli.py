@@ -17,7 +17,7 @@ COMMANDS = ("enhance", "train", "compare", "hostbridge", "batch", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(prog="zdce", description="Zero-DCE low-light photo enhancement.")
     parser.add_argument("--version", action="version", version=f"zdce {__version__}")

@@ -5,20 +5,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ... import params
 from ..batch import Settings
 
 
-def strength(text: str) -> float | str:
-    """``auto`` or a number in [0, 1]."""
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'auto', got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be in [0, 1], got {value}")
-    return value
+def from_text(parse):
+    """An argparse type from one of :mod:`zdce_core.params`' parsers (their message becomes argparse's)."""
+
+    def convert(text: str):
+        try:
+            return parse(text, name="value")
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
+
+
+steps = from_text(params.parse_steps)
+strength = from_text(params.parse_strength)
 
 
 def bounded(low: int, high: int | None):
@@ -36,10 +41,18 @@ def bounded(low: int, high: int | None):
     return parse
 
 
+def add_curve_options(p: argparse.ArgumentParser) -> None:
+    """``--steps`` and ``--strength``, with the ranges of :mod:`zdce_core.params`."""
+    lo, hi = params.MIN_STEPS, params.MAX_STEPS
+    p.add_argument("--steps", type=steps, default=params.DEFAULT_STEPS, metavar="N",
+                   help=f"curve iterations {lo}..{hi} (default {params.DEFAULT_STEPS})")
+    p.add_argument("--strength", type=strength, default=params.DEFAULT_STRENGTH, metavar="S",
+                   help=f"0..1 or auto (default {params.DEFAULT_STRENGTH})")
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """``--steps``, ``--strength``, ``--no-denoise``, ``--quality`` and ``--model``."""
-    p.add_argument("--steps", type=bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
-    p.add_argument("--strength", type=strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
+    add_curve_options(p)
     p.add_argument("--no-denoise", dest="denoise", action="store_false", help="keep the noise the curves amplify")
     p.add_argument("--quality", type=bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
     p.add_argument("--model", type=Path, metavar="PT", help="weights from `zdce train` instead of the bundled model")
@@ -47,7 +60,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 def engine_settings(args: argparse.Namespace, **output) -> Settings:
     """:class:`Settings` from the engine options; ``output`` adds the command's own fields."""
-    from ..weights import load_model
+    from ...weights import load_model
 
     model = load_model(args.model) if args.model else None
     return Settings(

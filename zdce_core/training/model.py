@@ -10,7 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-N_ITERATIONS = 8
+from ..params import MAX_STEPS
+
+N_ITERATIONS = MAX_STEPS
 N_FEATURES = 32
 
 

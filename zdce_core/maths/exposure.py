@@ -26,13 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .estimate import box_reduce, reduction_factor
+from .resample import LUMA, box_reduce, reduction_factor
 
 GUIDE_SIZE = 96
 """Longer side of the copy the key and the local map are computed on."""
-
-LUMA = np.array([0.2125, 0.7154, 0.0721], np.float32)
-"""Rec. 709 luminance weights, applied to the encoded values as a brightness measure."""
 
 DARK_STRENGTH = 0.65
 """Strength for dark photos (key at most KEY_DARK)."""

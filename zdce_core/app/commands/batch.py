@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from .. import batch
-from ..metadata import SUBSAMPLING
+from ...io.metadata import SUBSAMPLING
 from .options import add_engine_options, bounded, engine_settings
 
 

@@ -17,7 +17,8 @@ import torch
 from PIL import Image
 
 from .curves import apply_curves
-from .imageio import atomic_path, list_images
+from ..io.atomic import atomic_path
+from ..io.images import list_images
 from .losses import LossWeights, zero_reference_loss
 from .model import DCENet
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .enhance import enhance
-from .imageio import read_image
+from ..enhance import enhance
+from ..io.images import read_image
 
 Method = Callable[[np.ndarray], np.ndarray]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import bounded, strength
+from .options import add_curve_options
 
 FLOAT_BYTES = np.dtype(np.float32).itemsize
 
@@ -35,7 +35,7 @@ def read_raw(path: Path, width: int, height: int, channels: int) -> np.ndarray:
 
 def write_raw(path: Path, pixels: np.ndarray) -> None:
     """Write ``pixels`` as native float32 bytes, atomically."""
-    from ..imageio import atomic_path
+    from ...io.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         np.ascontiguousarray(pixels, dtype=np.float32).tofile(tmp)
@@ -52,15 +52,14 @@ def register(sub) -> None:
     p.add_argument("--width", type=int, required=True)
     p.add_argument("--height", type=int, required=True)
     p.add_argument("--channels", type=int, required=True, choices=(3, 4))
-    p.add_argument("--steps", type=bounded(1, 8), default=8, metavar="N", help="curve iterations 1..8 (default 8)")
-    p.add_argument("--strength", type=strength, default="auto", metavar="S", help="0..1 or auto (default auto)")
+    add_curve_options(p)
     p.add_argument("--no-denoise", dest="denoise", action="store_false", help="skip the denoising pass")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     pixels = read_raw(args.input, args.width, args.height, args.channels)
-    from .. import enhance  # torch loads only once the input is known to be good
+    from ... import enhance  # torch loads only once the input is known to be good
 
     # Hosts may hold slightly out-of-range floats (e.g. after other filters); the engine wants [0, 1].
     np.clip(pixels, 0.0, 1.0, out=pixels)

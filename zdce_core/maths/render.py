@@ -13,27 +13,12 @@ import numba
 import numpy as np
 import torch
 
+from .resample import FULL_SCALE, source_coords
+
 BAND_ROWS = 64
 """Rows per parallel work item; the result does not depend on it."""
 
-_FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
-
-
-def source_coords(out_size: int, in_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear source indices and weights for resizing ``in_size`` samples to ``out_size``.
-
-    Returns ``(i0, i1, w)`` with ``value = (1 - w) * src[i0] + w * src[i1]``,
-    following ``interpolate(mode="bilinear", align_corners=False)``.
-
-    >>> source_coords(4, 2)
-    (array([0, 0, 0, 1]), array([1, 1, 1, 1]), array([0.  , 0.25, 0.75, 0.25], dtype=float32))
-    """
-    src = (np.arange(out_size, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
-    src = np.maximum(src, 0.0)
-    i0 = np.minimum(src.astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    return i0, i1, (src - i0).astype(np.float32)
 
 
 # Columns (interleaved samples) per inner block: the block's pixels and its
@@ -174,8 +159,8 @@ def render(
         small, y0, y1, wy, x0, x1, wx,
         steps,
         np.float32(strength),
-        np.float32(1.0 / _FULL_SCALE.get(rgb.dtype, 1.0)),
-        np.float32(_FULL_SCALE.get(dtype, 0.0)),
+        np.float32(1.0 / FULL_SCALE.get(rgb.dtype, 1.0)),
+        np.float32(FULL_SCALE.get(dtype, 0.0)),
         out.reshape(height, -1),
         max(1, band_rows),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..imageio import atomic_path, output_format
+from ...io.atomic import atomic_path
+from ...io.images import output_format
 
 
 def register(sub) -> None:

@@ -13,16 +13,15 @@ network's activations bounded.
 from __future__ import annotations
 
 import copy
-import math
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import RECEPTIVE_RADIUS, DCENet
+from ..training.model import RECEPTIVE_RADIUS, DCENet
+from .resample import box_reduce, reduction_factor, unit_scale
 
 DEFAULT_SIZE = 512
 """Default ``size``: maps of up to 512 pixels, fine enough for photos up to 4K
@@ -48,61 +47,6 @@ TILE = 512
 
 _FLAT_ROWS = 4096
 
-_SCALE = {np.dtype(np.uint8): 1 / 255, np.dtype(np.uint16): 1 / 65535}
-
-
-def reduction_factor(height: int, width: int, size: int | None) -> int:
-    """The integer box factor that brings the longer side to at most ``size``.
-
-    >>> reduction_factor(2160, 3840, 256), reduction_factor(400, 600, 1024)
-    (15, 1)
-    """
-    if size is None:
-        return 1
-    if size < 1:
-        raise ValueError(f"estimation size must be a positive integer or None, got {size}")
-    return max(1, math.ceil(max(height, width) / size))
-
-
-@numba.njit(parallel=True, cache=True)
-def _box_means(src, factor, scale, dst):
-    """Mean of each ``factor`` x ``factor`` block of ``src`` (``(H, 3 * W)``) into ``dst`` (``(h, w, 3)``)."""
-    height, row_len = src.shape
-    width = row_len // 3
-    for i in numba.prange(dst.shape[0]):
-        top = i * factor
-        bottom = min(top + factor, height)
-        # Rows first: a contiguous, vectorised pass over the bulk of the data.
-        acc = np.zeros(row_len, np.float32)
-        for y in range(top, bottom):
-            line = src[y]
-            for k in range(row_len):
-                acc[k] += line[k]
-        for j in range(dst.shape[1]):
-            left = j * factor
-            right = min(left + factor, width)
-            norm = scale / ((bottom - top) * (right - left))
-            for c in range(3):
-                total = 0.0
-                for x in range(left, right):
-                    total += acc[3 * x + c]
-                dst[i, j, c] = total * norm
-
-
-def box_reduce(rgb: np.ndarray, factor: int) -> np.ndarray:
-    """Average ``factor`` x ``factor`` blocks of ``rgb`` into an ``(h, w, 3)`` float32 array in [0, 1].
-
-    Blocks cut by the right or bottom edge average the pixels they hold.
-
-    >>> box_reduce(np.arange(12, dtype=np.uint8).reshape(2, 2, 3), 2) * 255
-    array([[[4.5, 5.5, 6.5]]], dtype=float32)
-    """
-    height, width = rgb.shape[:2]
-    small = np.empty((-(-height // factor), -(-width // factor), 3), np.float32)
-    _box_means(np.ascontiguousarray(rgb).reshape(height, -1), factor, _SCALE.get(rgb.dtype, 1.0), small)
-    return small
-
-
 @torch.inference_mode()
 def _tiled_forward(model: DCENet, image: np.ndarray, tile: int) -> torch.Tensor:
     """Run ``model`` on an ``(H, W, 3)`` image in tiles whose halo covers the receptive field.
@@ -113,7 +57,7 @@ def _tiled_forward(model: DCENet, image: np.ndarray, tile: int) -> torch.Tensor:
     full-resolution pass needs no float copy of the whole image.
     """
     height, width = image.shape[:2]
-    scale = _SCALE.get(image.dtype, 1.0)
+    scale = unit_scale(image.dtype)
     out = torch.empty((3 * model.iterations, height, width), dtype=torch.float32)
     halo = RECEPTIVE_RADIUS
     for top in range(0, height, tile):

@@ -1,0 +1,1 @@
+"""Host adapters: hook specifications, the plug-in manager, helpers every adapter shares."""

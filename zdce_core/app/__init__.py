@@ -1,0 +1,1 @@
+"""The application: the ``zdce`` command, batch processing, comparison sheets."""

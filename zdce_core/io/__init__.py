@@ -1,0 +1,1 @@
+"""Photo I/O: reading and writing image files, their metadata and codecs, atomic writes."""

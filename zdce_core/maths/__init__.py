@@ -1,0 +1,1 @@
+"""Image maths at inference: curve-map estimation, rendering, exposure guards, noise suppression."""

@@ -1,0 +1,1 @@
+"""Training (torch only): DCE-Net, curves on tensors, the zero-reference losses, the training loop."""

@@ -160,3 +160,87 @@ def test_input_not_modified(dark_rgb):
     before = dark_rgb.copy()
     enhance(dark_rgb)
     np.testing.assert_array_equal(dark_rgb, before)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "words"),
+    [
+        ({"estimate_size": "x"}, ValueError, "estimate_size='x' is invalid"),
+        ({"estimate_size": float("nan")}, ValueError, "estimate_size=nan is invalid"),
+        ({"estimate_size": 0}, ValueError, "estimate_size=0"),
+        ({"estimate_size": 5000}, ValueError, "integer from 1 to 1024"),
+        ({"estimate_size": None}, ValueError, "estimate_size=None"),
+        ({"channel_axis": 1.5}, ValueError, "channel_axis=1.5 is invalid"),
+        ({"channel_axis": True}, ValueError, "channel_axis=True is invalid"),
+        ({"dtype": "foo"}, TypeError, "dtype='foo' is not supported"),
+        ({"dtype": np.int8}, TypeError, "dtype=int8 is not supported"),
+        ({"denoise": "no"}, ValueError, "denoise='no' is invalid; use True or False"),
+        ({"threads": 0}, ValueError, "threads=0 is invalid"),
+        ({"threads": 100000}, ValueError, "threads=100000 is invalid"),
+        ({"threads": 1.5}, ValueError, "threads=1.5 is invalid"),
+        ({"model": 42}, TypeError, "model=42 is not supported"),
+        ({"model": "my.pt"}, ValueError, "my.pt: no such checkpoint file"),
+    ],
+)
+def test_rejects_bad_options(dark_rgb, options, error, words):
+    with pytest.raises(error, match=words):
+        enhance(dark_rgb, **options)
+
+
+def test_numpy_integers_and_paths_are_accepted(dark_rgb):
+    from zdce_core.maths.estimator import ESTIMATE_SIDE
+    from zdce_core.weights import bundled_path
+
+    want = enhance(dark_rgb)
+    got = enhance(dark_rgb, steps=np.int64(8), threads=np.int32(1), estimate_size=np.int16(ESTIMATE_SIDE),
+                  model=str(bundled_path()))
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [">u2", ">f4", ">f8", "<u2"])
+def test_big_endian_images_are_converted(dark_rgb, dtype):
+    native = np.dtype(dtype).newbyteorder("=")
+    image = (dark_rgb.astype(native) * 257) if native.kind == "u" else (dark_rgb / 255).astype(native)
+    want = enhance(image)
+    got = enhance(image.astype(dtype))
+    np.testing.assert_array_equal(got, want)
+    as_big = enhance(image.astype(dtype), dtype=">u2")
+    assert as_big.dtype == np.dtype(">u2")
+    np.testing.assert_array_equal(as_big, enhance(image, dtype=np.uint16))
+
+
+def test_dtypes_give_one_picture_with_denoise(dark_rgb):
+    """8-bit, 16-bit and float results agree to rounding, denoise included (issue 13, darktable's 16-bit path)."""
+    as16 = dark_rgb.astype(np.uint16) * 257
+    floats = enhance(as16)
+    for dtype in (np.uint8, np.uint16):
+        full = np.iinfo(dtype).max
+        assert np.abs(enhance(as16, dtype=dtype) / full - floats).max() <= 0.5 / full + 1e-6
+
+
+def test_float_results_stay_in_the_unit_range(shared_photo):
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(shared_photo).convert("RGB"))
+    for strength in ("auto", 1.0):
+        out = enhance(rgb, strength=strength)
+        assert out.min() >= 0.0 and out.max() <= 1.0
+        assert enhance(rgb.astype(np.float64) / 255, strength=strength).max() <= 1.0
+
+
+def test_threads_do_not_change_the_result(dark_rgb):
+    np.testing.assert_array_equal(enhance(dark_rgb, threads=3), enhance(dark_rgb, threads=1))
+
+
+def test_inference_loads_no_torch_and_no_jit():
+    """The engine is NumPy only: nothing to compile on first use, no process-wide thread count to change."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, zdce_core\n"
+        "zdce_core.enhance(np.full((40, 60, 3), 20, np.uint8), threads=1)\n"
+        "print(sorted(m for m in ('torch', 'numba', 'llvmlite', 'scipy', 'skimage') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -42,7 +42,7 @@ def installed(tmp_path_factory) -> Path:
 def test_wheel_holds_host_files_weights_and_sample(installed):
     (wheel,) = (installed.parent / "dist").glob("zdce-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "zdce_core/weights/zdce-sice.pt" in names
+    assert "zdce_core/weights/zdce-sice.npz" in names
     assert "zdce_core/weights/MODEL_CARD.md" in names
     assert "zdce_core/samples/night-street.jpg" in names
     for rel in HOST_FILES:
@@ -52,14 +52,16 @@ def test_wheel_holds_host_files_weights_and_sample(installed):
 def test_installed_copy_runs_from_site_packages(installed, tmp_path):
     python = installed / "bin" / "python"
     code = (
-        "import zdce_core, zdce_plugins, numpy as np; "
+        "import sys, zdce_core, zdce_plugins, numpy as np; "
         "print(zdce_core.__file__); print(zdce_plugins.__file__); "
-        "print(float(zdce_core.enhance(np.full((8, 8, 3), 20, np.uint8)).mean()))"
+        "print(float(zdce_core.enhance(np.full((8, 8, 3), 20, np.uint8)).mean())); "
+        "print('torch' in sys.modules)"
     )
     done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
-    core, adapters, mean = done.stdout.split()
+    core, adapters, mean, torch_loaded = done.stdout.split()
     assert str(installed) in core and str(installed) in adapters
     assert float(mean) > 20 / 255
+    assert torch_loaded == "False"  # inference runs without the train extra
     listing = subprocess.run([installed / "bin" / "zdce", "plugins"], capture_output=True, text=True, check=True)
     for name in ("gimp", "darktable", "imagemagick"):
         assert any(line.startswith(name + " ") for line in listing.stdout.splitlines())

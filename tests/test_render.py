@@ -1,4 +1,4 @@
-"""The fast full-resolution path against the pure-torch reference, and tiling invariance."""
+"""The NumPy inference path against torch: network, estimator, render, denoise, dtypes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zdce_core.training.curves import apply_curves
-from zdce_core.maths.estimate import box_reduce, estimate_curve_maps, reduction_factor
-from zdce_core.training.model import DCENet
+from zdce_core.maths.denoise import noise_filter
+from zdce_core.maths.estimate import estimate_curve_maps
+from zdce_core.maths.network import Network
 from zdce_core.maths.render import render
-from zdce_core.threads import limit_threads
+from zdce_core.maths.resample import box_reduce, reduction_factor
+from zdce_core.training.curves import apply_curves
+from zdce_core.training.model import DCENet
+from zdce_core.weights import load_model
 
 FULL_SCALE = {np.uint8: 255, np.uint16: 65535, np.float32: 1, np.float64: 1}
 
@@ -22,6 +25,11 @@ def model() -> DCENet:
     return DCENet().eval()
 
 
+@pytest.fixture(scope="module")
+def net(model) -> Network:
+    return Network.from_state({k: v.numpy() for k, v in model.state_dict().items()})
+
+
 def photo(height: int, width: int, dtype: type, seed: int = 0) -> np.ndarray:
     """A random image of ``dtype`` at full range."""
     unit = np.random.default_rng(seed).random((height, width, 3))
@@ -29,18 +37,43 @@ def photo(height: int, width: int, dtype: type, seed: int = 0) -> np.ndarray:
     return (unit * scale).round().astype(dtype) if scale > 1 else unit.astype(dtype)
 
 
-def reference(rgb: np.ndarray, maps: torch.Tensor, steps: int, strength: float) -> np.ndarray:
+def random_maps(shape, seed: int) -> np.ndarray:
+    return (np.random.default_rng(seed).random((24, *shape), dtype=np.float32) * 2 - 1).astype(np.float32)
+
+
+def reference(rgb: np.ndarray, maps: np.ndarray, steps: int, strength: float) -> np.ndarray:
     """Upsample with torch, apply zdce_core.training.curves: the float64 ground truth in [0, 1]."""
     x = torch.from_numpy(rgb.astype(np.float64) / FULL_SCALE[rgb.dtype.type]).permute(2, 0, 1)[None]
-    alphas = F.interpolate(maps[None].double(), size=rgb.shape[:2], mode="bilinear", align_corners=False)
+    alphas = F.interpolate(torch.from_numpy(maps)[None].double(), size=rgb.shape[:2], mode="bilinear", align_corners=False)
     return apply_curves(x, alphas, steps, strength)[-1][0].permute(1, 2, 0).numpy()
+
+
+def test_network_equals_torch_dcenet(model, net):
+    x = np.random.default_rng(1).random((37, 53, 3), dtype=np.float32)
+    with torch.inference_mode():
+        want = model(torch.from_numpy(x).permute(2, 0, 1)[None])[0].numpy()
+    got = net(x)
+    assert got.shape == want.shape == (24, 37, 53) and got.dtype == np.float32
+    assert np.abs(got - want).max() < 1e-5
+
+
+def test_estimator_equals_the_torch_path(model, net):
+    """Box reduction, the network on the small copy, bilinear maps: as training runs it in torch."""
+    rgb = photo(301, 203, np.uint8, seed=2)
+    factor = reduction_factor(301, 203, 64)
+    x = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.inference_mode():
+        want = model(F.avg_pool2d(x, factor, stride=factor, ceil_mode=True))[0].numpy()
+    got = estimate_curve_maps(net, rgb, size=64)
+    assert got.shape == want.shape == (24, 61, 41)
+    assert np.abs(got - want).max() < 1e-5
 
 
 @pytest.mark.parametrize("in_dtype", [np.uint8, np.uint16, np.float32, np.float64])
 @pytest.mark.parametrize("out_dtype", [np.uint8, np.uint16, np.float32, np.float64])
 def test_render_matches_reference(in_dtype, out_dtype):
     rgb = photo(37, 53, in_dtype)
-    maps = torch.rand(24, 6, 9, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    maps = random_maps((6, 9), seed=1)
     got = render(rgb, maps, steps=6, strength=0.8, dtype=np.dtype(out_dtype))
     assert got.dtype == out_dtype and got.shape == rgb.shape
     want = reference(rgb, maps, 6, 0.8)
@@ -58,22 +91,52 @@ def test_render_matches_reference(in_dtype, out_dtype):
 )
 def test_render_edge_sizes(shape, map_shape):
     rgb = photo(*shape, np.float32)
-    maps = torch.rand(24, *map_shape, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    maps = random_maps(map_shape, seed=2)
     got = render(rgb, maps, steps=8, strength=1.0, dtype=np.float32)
     np.testing.assert_allclose(got, reference(rgb, maps, 8, 1.0), atol=2e-6)
 
 
-def test_render_band_size_does_not_change_the_result():
+def test_float_results_are_clipped_exactly():
+    # Maps past the curve's [-1, 1] range push values outside [0, 1] before the clip.
+    rgb = photo(20, 30, np.float32, seed=3)
+    maps = random_maps((3, 4), seed=3) * 3
+    for dtype in (np.float32, np.float64):
+        got = render(rgb, maps, steps=8, strength=1.0, dtype=dtype)
+        assert got.min() == 0.0 and got.max() == 1.0
+
+
+def test_bands_and_threads_do_not_change_the_result():
     rgb = photo(61, 45, np.uint16)
-    maps = torch.rand(24, 7, 5, generator=torch.Generator().manual_seed(3)) * 2 - 1
-    whole = render(rgb, maps, steps=8, strength=1.0, dtype=np.float32, band_rows=1000)
-    for rows in (1, 2, 7):
-        np.testing.assert_array_equal(render(rgb, maps, steps=8, strength=1.0, dtype=np.float32, band_rows=rows), whole)
+    maps = random_maps((7, 5), seed=3)
+    denoise = noise_filter(rgb, np.abs(maps) * 0.6, steps=8, strength=1.0)
+    assert denoise is not None
+    for band_filter in (None, denoise):
+        whole = render(rgb, maps, steps=8, strength=1.0, dtype=np.float32, band_filter=band_filter, band_rows=1000)
+        for rows, threads in ((1, 1), (2, 3), (7, 2), (16, 8)):
+            got = render(rgb, maps, steps=8, strength=1.0, dtype=np.float32, band_filter=band_filter,
+                         band_rows=rows, threads=threads)
+            np.testing.assert_array_equal(got, whole)
+
+
+def test_denoised_picture_is_the_same_whatever_the_output_dtype():
+    """Issue 13: the filter runs before quantisation, so 8-bit, 16-bit and float agree to rounding."""
+    rng = np.random.default_rng(4)
+    dark = np.clip(0.06 + rng.normal(0, 0.012, (64, 80, 3)), 0, 1)
+    rgb = np.rint(dark * 65535).astype(np.uint16)
+    maps = np.full((24, 4, 5), 0.4, np.float32)
+    denoise = noise_filter(rgb, maps, steps=8, strength=1.0)
+    floats = render(rgb, maps, steps=8, strength=1.0, dtype=np.float32, band_filter=denoise)
+    plain = render(rgb, maps, steps=8, strength=1.0, dtype=np.float32)
+    assert floats.std() < 0.7 * plain.std()  # the filter did something
+    for dtype in (np.uint8, np.uint16):
+        scale = FULL_SCALE[dtype]
+        got = render(rgb, maps, steps=8, strength=1.0, dtype=dtype, band_filter=denoise)
+        assert np.abs(got / scale - floats).max() <= 0.5 / scale + 1e-6
 
 
 def test_render_in_place_and_zero_strength():
     rgb = photo(20, 30, np.uint8)
-    maps = torch.rand(24, 3, 4, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    maps = random_maps((3, 4), seed=4)
     copy = rgb.copy()
     assert render(rgb, maps, steps=8, strength=0.0, dtype=np.uint8, out=rgb) is rgb
     np.testing.assert_array_equal(rgb, copy)
@@ -85,7 +148,8 @@ def test_render_in_place_and_zero_strength():
 def test_render_rejects_a_wrong_output_buffer():
     rgb = photo(4, 4, np.uint8)
     with pytest.raises(ValueError, match="out must be"):
-        render(rgb, torch.zeros(24, 1, 1), steps=8, strength=1.0, dtype=np.uint8, out=np.empty((4, 4, 3), np.uint16))
+        render(rgb, np.zeros((24, 1, 1), np.float32), steps=8, strength=1.0, dtype=np.uint8,
+               out=np.empty((4, 4, 3), np.uint16))
 
 
 def test_box_reduce_averages_blocks_cut_by_the_edges():
@@ -97,52 +161,18 @@ def test_box_reduce_averages_blocks_cut_by_the_edges():
     np.testing.assert_allclose(got, want[0].permute(1, 2, 0).numpy(), atol=1e-6)
 
 
-def test_estimation_never_upscales_and_fits_the_size(model):
-    rgb = photo(30, 50, np.uint8)
-    # A small image that fits runs through the network itself, at its own size.
-    assert estimate_curve_maps(model, rgb, size=256).shape == (24, 30, 50)
-    # Larger ones get the flat-field maps of the 8x8-block copy, averaged down where needed.
-    assert estimate_curve_maps(model, rgb, size=16).shape == (24, 4, 7)
-    assert estimate_curve_maps(model, photo(200, 300, np.uint8), size=512).shape == (24, 25, 38)
-    assert estimate_curve_maps(model, photo(130, 200, np.uint8), size=10).shape == (24, 7, 10)
-    assert reduction_factor(30, 50, 16) == 4
+def test_enhance_equals_the_torch_path_for_the_same_checkpoint(tmp_path, model):
+    """A .pt checkpoint through torch end to end, against enhance() with its NumPy engine."""
+    from zdce_core import enhance
 
-
-def test_fast_maps_follow_the_full_resolution_network_on_smooth_content(model):
-    yy, xx = np.mgrid[0:192, 0:256] / 256.0
-    rgb = np.stack([0.1 + 0.3 * xx, 0.05 + 0.2 * yy, 0.15 * (1 + np.sin(6 * xx) * np.cos(4 * yy))], axis=-1)
-    full = estimate_curve_maps(model, rgb, size=None)
-    fast = estimate_curve_maps(model, rgb, size=32)
-    assert fast.shape == (24, 24, 32)
-    block_means = F.avg_pool2d(full[None], 8)[0]
-    # Away from the zero-padded border, where the full-resolution network sees flat content.
-    assert (fast - block_means)[:, 1:-1, 1:-1].abs().max() < 0.005
-
-
-@pytest.mark.parametrize("shape", [(45, 38), (20, 300)])
-def test_full_resolution_tiles_match_one_untiled_pass(model, shape):
-    rgb = photo(*shape, np.float64)
+    torch.save(model.state_dict(), tmp_path / "mine.pt")
+    rgb = photo(240, 360, np.uint8, seed=5) // 4  # a dark photo
+    got = enhance(rgb, strength=1.0, denoise=False, dtype=np.uint8, model=load_model(tmp_path / "mine.pt"),
+                  estimate_size=64)
+    x = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    factor = reduction_factor(240, 360, 64)
     with torch.inference_mode():
-        whole = model(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0]
-    tiled = estimate_curve_maps(model, rgb, size=None, tile=8)
-    assert tiled.shape == (24, *shape)
-    assert (tiled - whole).abs().max() < 1e-5
-
-
-def test_tiled_full_resolution_enhancement_matches_untiled(model):
-    rgb = photo(41, 29, np.uint8, seed=5)
-    untiled = render(rgb, estimate_curve_maps(model, rgb, size=None, tile=4096), steps=8, strength=1.0, dtype=np.float32)
-    tiled = render(
-        rgb, estimate_curve_maps(model, rgb, size=None, tile=5), steps=8, strength=1.0, dtype=np.float32, band_rows=3
-    )
-    assert np.abs(tiled - untiled).max() < 1 / 255
-
-
-def test_limit_threads_restores_the_previous_setting():
-    before = torch.get_num_threads()
-    with limit_threads(1) as n:
-        assert n == 1 and torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="threads"):
-        with limit_threads(0):
-            pass
+        maps = model(F.avg_pool2d(x, factor, stride=factor, ceil_mode=True))
+        alphas = F.interpolate(maps, size=(240, 360), mode="bilinear", align_corners=False)
+        want = apply_curves(x, alphas, 8)[-1].clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    assert np.abs(got / 255 - want).max() <= 1 / 255

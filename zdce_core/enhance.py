@@ -6,53 +6,73 @@ on checked, C-contiguous ``(H, W, 3)`` arrays.
 
 from __future__ import annotations
 
+import numbers
+import os
+
 import numpy as np
 
-from .maths.denoise import suppress_noise
-from .maths.estimate import DEFAULT_SIZE, estimate_curve_maps
+from .maths.denoise import noise_filter
+from .maths.estimate import MAX_SIZE, estimate_curve_maps
+from .maths.estimator import ESTIMATE_SIDE
 from .maths.exposure import auto_maps
-from .params import MAX_STEPS, check_denoise, check_steps, check_strength
-from .training.model import DCENet
+from .maths.network import Network
 from .maths.render import render
 from .maths.resample import FULL_SCALE
-from .threads import limit_threads
-from .weights import default_model
+from .params import MAX_STEPS, check_denoise, check_steps, check_strength
+from .threads import check_threads
+from .weights import default_model, load_model
 
 _INPUT_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
 _OUTPUT_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
 
-def output_dtype(input_dtype: np.dtype, requested: np.dtype | type | None = None) -> np.dtype:
+def _native(dtype: np.dtype) -> np.dtype:
+    # Big-endian ('>u2', '>f4') and native arrays hold the same values; the maths runs natively.
+    return dtype.newbyteorder("=") if dtype.byteorder in "<>" else dtype
+
+
+def output_dtype(input_dtype: np.dtype, requested: np.dtype | type | str | None = None) -> np.dtype:
     """The dtype ``enhance`` returns.
 
     ``None`` asks for floats: float64 stays float64, every other input gives
     float32 (a 48 MP photo must not cost 1 GB per float64 copy). Integer
-    outputs (uint8, uint16) are scaled to their full range.
+    outputs (uint8, uint16) are scaled to their full range. Any byte order
+    may be asked for.
 
     Examples
     --------
     >>> output_dtype(np.dtype(np.uint8)), output_dtype(np.dtype(np.float64))
     (dtype('float32'), dtype('float64'))
-    >>> output_dtype(np.dtype(np.float32), np.uint16)
-    dtype('uint16')
+    >>> output_dtype(np.dtype(np.float32), np.uint16), output_dtype(np.dtype(np.uint8), ">u2")
+    (dtype('uint16'), dtype('>u2'))
     """
     if requested is None:
-        return np.dtype(np.float64) if input_dtype == np.float64 else np.dtype(np.float32)
-    requested = np.dtype(requested)
-    if requested not in [np.dtype(d) for d in _OUTPUT_DTYPES]:
-        raise TypeError(f"dtype={requested} is not supported; use None (float), np.uint8, np.uint16, np.float32 or np.float64")
-    return requested
+        return np.dtype(np.float64) if _native(np.dtype(input_dtype)) == np.float64 else np.dtype(np.float32)
+    try:
+        dtype = np.dtype(requested)
+    except TypeError:
+        dtype = None
+    if dtype is None or _native(dtype) not in [np.dtype(d) for d in _OUTPUT_DTYPES]:
+        shown = dtype if dtype is not None else repr(requested)
+        raise TypeError(f"dtype={shown} is not supported; use None (float), np.uint8, np.uint16, np.float32 or np.float64")
+    return dtype
+
+
+def _check_channel_axis(channel_axis) -> None:
+    if channel_axis is not None and (isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral)):
+        raise ValueError(f"channel_axis={channel_axis!r} is invalid; use an integer axis (e.g. -1) or None for grayscale")
 
 
 def _check_image(image, channel_axis: int | None) -> np.ndarray:
-    """Validate ``image``; return it as an ``(H, W)`` or ``(H, W, C)`` view."""
+    """Validate ``image``; return it as a native-byte-order ``(H, W)`` or ``(H, W, C)`` view (or copy)."""
     if not isinstance(image, np.ndarray):
         image = np.asarray(image)
-    if image.dtype not in [np.dtype(d) for d in _INPUT_DTYPES]:
+    if _native(image.dtype) not in [np.dtype(d) for d in _INPUT_DTYPES]:
         raise TypeError(
             f"image has dtype {image.dtype}; enhance accepts uint8, uint16, float16, float32 or float64 "
             "(convert first, e.g. with skimage.util.img_as_float)"
         )
+    _check_channel_axis(channel_axis)
     if channel_axis is None:
         if image.ndim != 2:
             raise ValueError(f"image has shape {image.shape}; with channel_axis=None it must be 2-D (grayscale)")
@@ -69,6 +89,8 @@ def _check_image(image, channel_axis: int | None) -> np.ndarray:
         raise ValueError(f"image has shape {image.shape}; enhance needs (H, W) grayscale or (H, W, 3|4) colour")
     if image.size == 0:
         raise ValueError(f"image has shape {image.shape}; it must not be empty")
+    if image.dtype != _native(image.dtype):
+        image = image.astype(_native(image.dtype))
     if image.dtype.kind == "f":
         lo, hi = float(np.min(image)), float(np.max(image))
         if not (np.isfinite(lo) and np.isfinite(hi)):
@@ -81,6 +103,28 @@ def _check_image(image, channel_axis: int | None) -> np.ndarray:
     return image
 
 
+def _check_estimate_size(size) -> int:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
+        raise ValueError(
+            f"estimate_size={size!r} is invalid; use an integer from 1 to {MAX_SIZE} "
+            f"(default {ESTIMATE_SIDE}, the size the bundled network is trained at)"
+        )
+    return int(size)
+
+
+def _check_model(model) -> Network:
+    if model is None:
+        return default_model()
+    if isinstance(model, Network):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    raise TypeError(
+        f"model={model!r} is not supported; use None (the bundled model), a path to a .npz or .pt file, "
+        "or zdce_core.load_model(path)"
+    )
+
+
 def _convert(channel: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Rescale an alpha or grey channel between the integer and float conventions."""
     if channel.dtype == dtype:
@@ -91,33 +135,50 @@ def _convert(channel: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return value.astype(dtype)
 
 
-def _prepare(image, steps, strength, denoise, channel_axis, dtype):
+def _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads):
+    """Check every argument once; return what the engine needs."""
     image = _check_image(image, channel_axis)
-    check_denoise(denoise)
-    steps, strength = check_steps(steps), check_strength(strength)
-    out_dtype = output_dtype(image.dtype, dtype)
+    options = {
+        "steps": check_steps(steps),
+        "strength": check_strength(strength),
+        "denoise": check_denoise(denoise),
+        "dtype": output_dtype(image.dtype, dtype),
+        "size": _check_estimate_size(estimate_size),
+        "threads": check_threads(threads),
+    }
+    net = _check_model(model)
     colour = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
     if colour.dtype == np.float16:
         colour = colour.astype(np.float32)
-    return image, steps, strength, out_dtype, np.ascontiguousarray(colour)
+    return image, np.ascontiguousarray(colour), net, options
 
 
-def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None) -> np.ndarray:
+def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None, dtype: np.dtype) -> np.ndarray:
     """Restore the input's layout: grey stays grey, alpha is carried over, channel axis put back."""
     if image.ndim == 2:
         grey = rgb_out.mean(axis=-1, dtype=np.float32)
         # The mean is already in rgb_out's units: integers are rounded, not rescaled again.
-        return np.rint(grey).astype(rgb_out.dtype) if rgb_out.dtype in FULL_SCALE else grey.astype(rgb_out.dtype)
-    if image.shape[-1] == 4:
-        rgb_out = np.concatenate([rgb_out, _convert(image[..., 3:], rgb_out.dtype)], axis=-1)
-    return np.moveaxis(rgb_out, -1, channel_axis)
+        result = np.rint(grey).astype(rgb_out.dtype) if rgb_out.dtype in FULL_SCALE else grey.astype(rgb_out.dtype)
+    else:
+        if image.shape[-1] == 4:
+            rgb_out = np.concatenate([rgb_out, _convert(image[..., 3:], rgb_out.dtype)], axis=-1)
+        result = np.moveaxis(rgb_out, -1, channel_axis)
+    return result if result.dtype == dtype else result.astype(dtype)
 
 
-def _curve_maps(colour, strength, estimate_size, model):
-    maps = estimate_curve_maps(model or default_model(), colour, size=estimate_size)
-    if strength == "auto":
+def _curve_maps(colour, net, options):
+    maps = estimate_curve_maps(net, colour, size=options["size"])
+    if options["strength"] == "auto":
         return auto_maps(colour, maps), 1.0
-    return maps, strength
+    return maps, options["strength"]
+
+
+def _render(colour, maps, steps, scale, options):
+    band_filter = noise_filter(colour, maps, steps=steps, strength=scale) if options["denoise"] else None
+    return render(
+        colour, maps, steps=steps, strength=scale, dtype=_native(options["dtype"]),
+        band_filter=band_filter, threads=options["threads"],
+    )
 
 
 def enhance(
@@ -128,8 +189,8 @@ def enhance(
     denoise: bool = True,
     channel_axis: int | None = -1,
     dtype=None,
-    estimate_size: int | None = DEFAULT_SIZE,
-    model: DCENet | None = None,
+    estimate_size: int = ESTIMATE_SIDE,
+    model: Network | str | os.PathLike | None = None,
     threads: int | None = None,
 ) -> np.ndarray:
     """Brighten a low-light photo with Zero-DCE curves.
@@ -159,21 +220,21 @@ def enhance(
         Output dtype. ``None`` gives floats in [0, 1]: float64 for float64
         input, float32 otherwise. ``np.uint8`` / ``np.uint16`` give integers
         at full range without a float copy of the whole photo.
-    estimate_size : int or None, optional
-        Largest longer side of the curve maps (default 512). The maps are
-        estimated from 8x8-pixel block averages and applied at full
-        resolution; see :mod:`zdce_core.estimate`. ``None`` runs the real
-        network over the full-resolution photo in tiles: minutes and about
-        100 bytes per pixel for the maps, for those who want the network's
-        exact answer.
-    model : DCENet, optional
-        Weights to use, e.g. from :func:`zdce_core.load_model`; the bundled
+    estimate_size : int, optional
+        Longer side, at most, of the box-reduced copy the network sees
+        (1 to 1024; by default the size the bundled network is trained
+        at, see :mod:`zdce_core.maths.estimator`). Its maps are upsampled
+        and applied at full resolution. Other sizes give the network a
+        scale it was not trained at.
+    model : Network, str or path, optional
+        Weights to use: from :func:`zdce_core.load_model` (load once for many
+        photos), or the path of a ``.npz`` (``zdce export``) or ``.pt``
+        (``zdce train``, needs torch) file, loaded on each call; the bundled
         checkpoint by default (loaded once per process).
     threads : int, optional
-        CPU threads to use; all cores by default. The setting is
-        process-wide (torch and numba have one thread count each), so
-        callers running ``enhance`` from several threads should pass the
-        same value everywhere, as ``zdce batch --workers`` does.
+        CPU threads for the full-resolution passes (1 to 64, or more where
+        there are more cores); all cores by default. Each call has its own
+        threads: no process-wide setting changes.
 
     Returns
     -------
@@ -183,10 +244,13 @@ def enhance(
     Raises
     ------
     TypeError
-        For an unsupported dtype (bool, complex, object, other integers).
+        For an unsupported image or output dtype (bool, complex, object,
+        other integers) or ``model``.
     ValueError
-        For a wrong shape or channel count, an empty image, NaN/inf, floats
-        outside [0, 1], or ``steps``/``strength`` out of range.
+        For a wrong shape, channel count or ``channel_axis``, an empty image,
+        NaN/inf, floats outside [0, 1], or ``steps``, ``strength``,
+        ``denoise``, ``estimate_size`` or ``threads`` out of range; for a
+        ``model`` file that cannot be loaded.
 
     Examples
     --------
@@ -200,13 +264,9 @@ def enhance(
     >>> bool(gentle.mean() < out.mean())
     True
     """
-    image, steps, strength, out_dtype, colour = _prepare(image, steps, strength, denoise, channel_axis, dtype)
-    with limit_threads(threads):
-        maps, scale = _curve_maps(colour, strength, estimate_size, model)
-        rgb_out = render(colour, maps, steps=steps, strength=scale, dtype=out_dtype)
-        if denoise:
-            suppress_noise(colour, rgb_out, maps, steps=steps, strength=scale)
-    return _finish(image, rgb_out, channel_axis)
+    image, colour, net, options = _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads)
+    maps, scale = _curve_maps(colour, net, options)
+    return _finish(image, _render(colour, maps, options["steps"], scale, options), channel_axis, options["dtype"])
 
 
 def enhance_steps(
@@ -216,8 +276,8 @@ def enhance_steps(
     denoise: bool = True,
     channel_axis: int | None = -1,
     dtype=None,
-    estimate_size: int | None = DEFAULT_SIZE,
-    model: DCENet | None = None,
+    estimate_size: int = ESTIMATE_SIDE,
+    model: Network | str | os.PathLike | None = None,
     threads: int | None = None,
 ) -> list[np.ndarray]:
     """Every intermediate result, steps 1 to 8, from one network pass (for previews).
@@ -234,13 +294,9 @@ def enhance_steps(
     >>> bool(previews[0].mean() < previews[-1].mean())
     True
     """
-    image, _, strength, out_dtype, colour = _prepare(image, 1, strength, denoise, channel_axis, dtype)
-    with limit_threads(threads):
-        maps, scale = _curve_maps(colour, strength, estimate_size, model)
-        results = []
-        for k in range(1, MAX_STEPS + 1):
-            rgb_out = render(colour, maps, steps=k, strength=scale, dtype=out_dtype)
-            if denoise:
-                suppress_noise(colour, rgb_out, maps, steps=k, strength=scale)
-            results.append(_finish(image, rgb_out, channel_axis))
-        return results
+    image, colour, net, options = _prepare(image, 1, strength, denoise, channel_axis, dtype, estimate_size, model, threads)
+    maps, scale = _curve_maps(colour, net, options)
+    return [
+        _finish(image, _render(colour, maps, k, scale, options), channel_axis, options["dtype"])
+        for k in range(1, MAX_STEPS + 1)
+    ]

@@ -1,13 +1,14 @@
-"""One thread setting for every parallel runtime the engine uses (torch and numba)."""
+"""How many threads an engine call may use.
+
+The engine's full-resolution passes run on a pool of its own threads per call
+(:func:`zdce_core.maths.render.render`), so a call never changes a
+process-wide setting: two callers may ask for different counts at once.
+"""
 
 from __future__ import annotations
 
+import numbers
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import numba
-import torch
 
 
 def available_cores() -> int:
@@ -17,27 +18,17 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-@contextmanager
-def limit_threads(threads: int | None = None) -> Iterator[int]:
-    """Run the body with ``threads`` threads in torch and numba, then restore both.
+def check_threads(threads, *, name: str = "threads") -> int:
+    """``threads`` as a thread count: ``None`` means every available core.
 
-    ``None`` means every available core. Yields the number in effect.
-
-    >>> with limit_threads(1) as n:
-    ...     n, torch.get_num_threads()
-    (1, 1)
+    >>> check_threads(1), check_threads(None) == available_cores()
+    (1, True)
     """
+    cores = available_cores()
     if threads is None:
-        threads = available_cores()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    # numba cannot go past the pool size it started with.
-    threads_numba = min(threads, numba.config.NUMBA_NUM_THREADS)
-    before = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(threads)
-    numba.set_num_threads(threads_numba)
-    try:
-        yield threads
-    finally:
-        torch.set_num_threads(before[0])
-        numba.set_num_threads(before[1])
+        return cores
+    # More threads than cores only adds switching; far more exhausts the process.
+    limit = max(cores, 64)
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or not 1 <= threads <= limit:
+        raise ValueError(f"{name}={threads!r} is invalid; use None (all cores) or an integer from 1 to {limit}")
+    return int(threads)

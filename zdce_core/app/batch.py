@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..io.images import read_photo, write_photo
-from ..training.model import DCENet
+from ..maths.network import Network
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp")
 DONE, SKIPPED, FAILED, PLANNED = "done", "skipped", "failed", "planned"
@@ -65,7 +65,7 @@ class Settings:
         Inputs with more pixels fail before they are decoded.
     threads : int or None
         CPU threads per engine call; ``None`` shares the cores among the workers.
-    model : DCENet or None
+    model : Network or None
         Weights loaded once for the whole batch; ``None`` for the bundled model.
     """
 
@@ -76,7 +76,7 @@ class Settings:
     subsampling: str | None = None
     max_pixels: int | None = Image.MAX_IMAGE_PIXELS
     threads: int | None = None
-    model: DCENet | None = None
+    model: Network | None = None
 
 
 @dataclass

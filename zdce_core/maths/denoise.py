@@ -12,26 +12,24 @@ kept.
 
 Everything but the filter itself is computed on small copies: the input's
 noise level from a sample of rows, the gain from the curves rendered on a
-128-pixel copy. The filter runs in place on the output, band by band, with
-only the band's original rows held aside, so memory stays bounded for any
-photo size.
+128-pixel copy. The filter (:class:`NoiseFilter`) runs inside
+:func:`zdce_core.maths.render.render` on each band of float rows before they
+are clipped and converted, so the result is the same picture whatever the
+output dtype, and memory stays bounded for any photo size.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .render import render
-from .resample import FULL_SCALE, LUMA, box_reduce, reduction_factor, source_coords, unit_scale
+from .resample import LUMA, box_reduce, local_mean, reduction_factor, resize_bilinear, source_coords, unit_scale
 
 GAIN_SIZE = 128
 """Longer side of the copy the gain map is computed on."""
 
 RADIUS = 2
-"""Half-size of the filter window (5 x 5); a compile-time constant of the kernel."""
+"""Half-size of the filter window (5 x 5)."""
 
 AMOUNT = 1.0
 """Multiple of the added noise variance treated as noise (1: back to the input's noise level)."""
@@ -42,13 +40,8 @@ SAMPLE_ROWS = 96
 SAMPLE_VALUES = 400_000
 """About how many filter responses the noise estimate takes (fewer rows on wide photos)."""
 
-BAND_ROWS = 256
-"""Rows filtered per sequential band (their originals are held in a float32 buffer)."""
-
-_CHUNK_ROWS = 32
-_PAD = 3 * RADIUS  # interleaved samples of zero padding on either side of the column sums
 _SLOPE_STEP = 0.02  # luminance step of the finite-difference slope
-_MIN_VARIANCE = 1e-7  # below this (about 0.1/255 noise) a pixel is left as it is
+_MIN_VARIANCE = 1e-7  # below this (about 0.1/255 noise) a band is left as it is
 # Immerkaer's 3x3 kernel: a difference of two Laplacians, blind to planes and ramps.
 _LAPLACE_NORM = 6.0
 
@@ -77,7 +70,7 @@ def noise_sigma(rgb: np.ndarray) -> float:
     return float(np.median(np.abs(response)) / (0.6745 * _LAPLACE_NORM))
 
 
-def noise_variance_map(rgb: np.ndarray, maps: torch.Tensor, *, steps: int, strength: float, sigma: float) -> np.ndarray:
+def noise_variance_map(rgb: np.ndarray, maps: np.ndarray, *, steps: int, strength: float, sigma: float) -> np.ndarray:
     """The ``(h, w)`` float32 variance to remove: ``AMOUNT * (g**2 - 1) * sigma**2`` on a small grid.
 
     ``g`` is the slope of the curves at each region's luminance, from
@@ -85,157 +78,100 @@ def noise_variance_map(rgb: np.ndarray, maps: torch.Tensor, *, steps: int, stren
     brighter, smoothed a little so that it follows regions.
     """
     small = box_reduce(rgb, reduction_factor(*rgb.shape[:2], GAIN_SIZE))
-    small_maps = F.interpolate(maps[None], size=small.shape[:2], mode="bilinear", align_corners=False)[0]
+    small_maps = resize_bilinear(maps, *small.shape[:2])
     brighter = np.minimum(small + _SLOPE_STEP, 1.0)
     lifted = render(small, small_maps, steps=steps, strength=strength, dtype=np.float32) @ LUMA
     lifted_more = render(brighter, small_maps, steps=steps, strength=strength, dtype=np.float32) @ LUMA
     step = np.maximum((brighter - small) @ LUMA, 1e-6)
-    gain = torch.from_numpy(((lifted_more - lifted) / step).astype(np.float32))
-    gain = F.avg_pool2d(gain[None, None], 3, stride=1, padding=1, count_include_pad=False)[0, 0].numpy()
+    gain = local_mean((lifted_more - lifted) / step, 1)
     return (AMOUNT * np.maximum(gain * gain - 1.0, 0.0) * sigma * sigma).astype(np.float32)
 
 
-@numba.njit(cache=True)
-def _row_variance(variance, y0, y1, wy, x0, x1, wx, y, dst):
-    """Interpolate the small ``variance`` grid bilinearly along row ``y`` into ``dst[3 * x + c]``; returns its max."""
-    upper, lower, w = variance[y0[y]], variance[y1[y]], wy[y]
-    line = upper + w * (lower - upper)
-    peak = np.float32(0.0)
-    for x in range(x0.size):
-        v = line[x0[x]] + wx[x] * (line[x1[x]] - line[x0[x]])
-        dst[3 * x] = v
-        dst[3 * x + 1] = v
-        dst[3 * x + 2] = v
-        peak = max(peak, v)
-    return peak
+class NoiseFilter:
+    """Lee's filter for bands of rendered rows, removing ``variance`` (a small grid, upsampled bilinearly).
 
-
-@numba.njit(parallel=True, cache=True, fastmath=True)
-def _lee_bands(img, variance, y0, y1, wy, x0, x1, wx, scale, band_rows):
-    """Lee-filter ``img`` (``(H, 3 * W)``) in place; ``variance`` is the small noise-variance grid.
-
-    Bands run in sequence; ``held`` keeps the original rows of the current
-    band plus ``radius`` rows on either side, so rows already written are
-    never read back. Inside a band, chunks of rows run in parallel, each
-    sliding its column sums down its rows; the horizontal sums then add
-    ``2 * radius + 1`` shifted copies of the (zero-padded) column sums, so
-    every inner loop runs over contiguous interleaved samples.
+    A :data:`zdce_core.maths.render.BandFilter`: called with float32 rendered
+    rows ``first..`` that reach :attr:`halo` rows beyond the band
+    ``top..bottom`` (within the image), it returns the band's filtered rows.
+    Window means count only the pixels inside the image.
     """
-    height, row_len = img.shape
-    width = row_len // 3
-    radius, pad = RADIUS, _PAD
-    inv = np.float32(1.0 / scale)
-    # 1 / (number of window columns inside the image), per interleaved sample.
-    inv_cols = np.empty(row_len, np.float32)
-    for x in range(width):
-        cols = min(x + radius, width - 1) - max(x - radius, 0) + 1
-        for c in range(3):
-            inv_cols[3 * x + c] = np.float32(1.0) / np.float32(cols)
-    held = np.empty((band_rows + 2 * radius, row_len), np.float32)
-    first_held = 0  # image row of held[0]
-    n_held = 0
-    for top in range(0, height, band_rows):
-        bottom = min(top + band_rows, height)
-        lo, hi = max(0, top - radius), min(height, bottom + radius)
-        # Keep the rows still needed from the previous band, load the rest from the (untouched) image.
-        keep = min(max(0, first_held + n_held - lo), hi - lo)
-        for k in range(keep):
-            held[k] = held[lo - first_held + k]
-        for r in range(lo + keep, hi):
-            src = img[r]
-            dst = held[r - lo]
-            for i in range(row_len):
-                dst[i] = np.float32(src[i]) * inv
-        first_held, n_held = lo, hi - lo
-        n_chunks = (bottom - top + _CHUNK_ROWS - 1) // _CHUNK_ROWS
-        for chunk in numba.prange(n_chunks):
-            c_top = top + chunk * _CHUNK_ROWS
-            c_bottom = min(c_top + _CHUNK_ROWS, bottom)
-            col_sum = np.zeros(row_len + 2 * pad, np.float32)
-            col_sq = np.zeros(row_len + 2 * pad, np.float32)
-            noise = np.empty(row_len, np.float32)
-            win_top, win_bottom = max(0, c_top - radius), max(0, c_top - radius)
-            for y in range(c_top, c_bottom):
-                # Slide the vertical window to rows [y - radius, y + radius] within the image.
-                want_top, want_bottom = max(0, y - radius), min(height, y + radius + 1)
-                while win_bottom < want_bottom:
-                    line = held[win_bottom - first_held]
-                    for i in range(row_len):
-                        col_sum[pad + i] += line[i]
-                        col_sq[pad + i] += line[i] * line[i]
-                    win_bottom += 1
-                while win_top < want_top:
-                    line = held[win_top - first_held]
-                    for i in range(row_len):
-                        col_sum[pad + i] -= line[i]
-                        col_sq[pad + i] -= line[i] * line[i]
-                    win_top += 1
-                if _row_variance(variance, y0, y1, wy, x0, x1, wx, y, noise) < _MIN_VARIANCE:
-                    continue
-                inv_rows = np.float32(1.0) / np.float32(win_bottom - win_top)
-                centre = held[y - first_held]
-                out = img[y]
-                filtered = noise  # reused in place: noise[i] is read before filtered[i] is written
-                for i in range(row_len):
-                    s = np.float32(0.0)
-                    q = np.float32(0.0)
-                    for k in range(0, 2 * _PAD + 1, 3):
-                        s += col_sum[i + k]
-                        q += col_sq[i + k]
-                    norm = inv_rows * inv_cols[i]
-                    mean = s * norm
-                    var = max(q * norm - mean * mean, np.float32(0.0))
-                    keep_part = max(var - noise[i], np.float32(0.0)) / (var + np.float32(1e-12))
-                    filtered[i] = mean + keep_part * (centre[i] - mean)
-                if scale > 1.0:
-                    for i in range(row_len):
-                        out[i] = np.int32(min(max(filtered[i], np.float32(0.0)), np.float32(1.0)) * scale + np.float32(0.5))
-                else:
-                    for i in range(row_len):
-                        out[i] = filtered[i]
+
+    halo = RADIUS
+
+    def __init__(self, variance: np.ndarray, height: int, width: int):
+        x0, x1, wx = source_coords(width, variance.shape[1])
+        across = variance[:, x0] + wx * (variance[:, x1] - variance[:, x0])
+        # Interpolated along rows once, each value repeated for the three interleaved channels.
+        self.rows = np.ascontiguousarray(np.repeat(across, 3, axis=1), dtype=np.float32)
+        self.y0, self.y1, self.wy = source_coords(height, variance.shape[0])
+        self.peak = np.maximum(variance[self.y0], variance[self.y1]).max(axis=1)  # per image row
+        self.height, self.width = height, width
+        cols = np.minimum(np.arange(width) + RADIUS, width - 1) - np.maximum(np.arange(width) - RADIUS, 0) + 1
+        self.inv_cols = np.repeat(1.0 / cols, 3).astype(np.float32)
+
+    def __call__(self, rows: np.ndarray, first: int, top: int, bottom: int) -> np.ndarray:
+        centre = rows[top - first : bottom - first]
+        if self.peak[top:bottom].max() < _MIN_VARIANCE:
+            return centre
+        n, length, pad = bottom - top, rows.shape[1], 3 * RADIUS
+        lo, hi = max(0, top - RADIUS), min(self.height, bottom + RADIUS)
+        # Zero-padded window of the band: RADIUS rows above and below, RADIUS pixels either side.
+        padded = np.zeros((n + 2 * RADIUS, length + 2 * pad), np.float32)
+        padded[lo - top + RADIUS : hi - top + RADIUS, pad:-pad] = rows[lo - first : hi - first]
+        squares = padded * padded
+        col_sum, col_sq = padded[:n].copy(), squares[:n].copy()
+        for k in range(1, 2 * RADIUS + 1):
+            col_sum += padded[k : k + n]
+            col_sq += squares[k : k + n]
+        total, total_sq = col_sum[:, :length].copy(), col_sq[:, :length].copy()
+        for k in range(3, 2 * pad + 1, 3):
+            total += col_sum[:, k : k + length]
+            total_sq += col_sq[:, k : k + length]
+        y = np.arange(top, bottom)
+        inside_rows = np.minimum(y + RADIUS, self.height - 1) - np.maximum(y - RADIUS, 0) + 1
+        norm = self.inv_cols / inside_rows[:, None].astype(np.float32)
+        mean = total * norm
+        var = total_sq * norm
+        var -= mean * mean
+        np.maximum(var, 0.0, out=var)
+        upper, lower = self.rows[self.y0[top:bottom]], self.rows[self.y1[top:bottom]]
+        noise = upper + self.wy[top:bottom, None] * (lower - upper)
+        # keep = max(var - noise, 0) / var: 1 keeps the pixel, 0 gives the window mean.
+        np.subtract(var, noise, out=noise)
+        np.maximum(noise, 0.0, out=noise)
+        var += np.float32(1e-12)
+        noise /= var
+        result = centre - mean
+        result *= noise
+        result += mean
+        return result
 
 
-def suppress_noise(
-    rgb: np.ndarray, out: np.ndarray, maps: torch.Tensor, *, steps: int, strength: float
-) -> np.ndarray:
-    """Remove the noise the curves added to ``out`` (rendered from ``rgb``), in place.
+def noise_filter(rgb: np.ndarray, maps: np.ndarray, *, steps: int, strength: float) -> NoiseFilter | None:
+    """The filter that removes the noise the curves add when rendering ``rgb``; ``None`` where there is none to remove.
 
     Parameters
     ----------
     rgb
         The C-contiguous ``(H, W, 3)`` input image.
-    out
-        The C-contiguous ``(H, W, 3)`` rendered result (uint8, uint16,
-        float32 or float64); filtered in place.
     maps, steps, strength
-        What ``out`` was rendered with.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``out``.
+        What the image will be rendered with.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> dark = np.clip(0.05 + rng.normal(0, 0.01, (64, 64, 3)), 0, 1).astype(np.float32)
-    >>> maps = torch.full((24, 4, 4), 0.25)
-    >>> lifted = render(dark, maps, steps=8, strength=1.0, dtype=np.float32)
-    >>> before = lifted.std()
-    >>> bool(suppress_noise(dark, lifted, maps, steps=8, strength=1.0).std() < 0.5 * before)
+    >>> maps = np.full((24, 4, 4), 0.25, np.float32)
+    >>> plain = render(dark, maps, steps=8, strength=1.0, dtype=np.float32)
+    >>> denoise = noise_filter(dark, maps, steps=8, strength=1.0)
+    >>> filtered = render(dark, maps, steps=8, strength=1.0, dtype=np.float32, band_filter=denoise)
+    >>> bool(filtered.std() < 0.5 * plain.std())
     True
     """
     sigma = noise_sigma(rgb)
     if sigma <= 0:
-        return out
+        return None
     variance = noise_variance_map(rgb, maps, steps=steps, strength=strength, sigma=sigma)
     if float(variance.max()) < _MIN_VARIANCE:
-        return out
-    height, width = out.shape[:2]
-    y0, y1, wy = source_coords(height, variance.shape[0])
-    x0, x1, wx = source_coords(width, variance.shape[1])
-    _lee_bands(
-        out.reshape(height, -1), variance, y0, y1, wy, x0, x1, wx,
-        FULL_SCALE.get(out.dtype, 1.0), BAND_ROWS,
-    )
-    return out
+        return None
+    return NoiseFilter(variance, *rgb.shape[:2])

@@ -23,10 +23,8 @@ applies it as follows (each choice measured with ``benchmarks/quality.py``):
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from .resample import LUMA, box_reduce, reduction_factor
+from .resample import LUMA, box_reduce, local_mean, reduction_factor, resize_bilinear
 
 GUIDE_SIZE = 96
 """Longer side of the copy the key and the local map are computed on."""
@@ -68,26 +66,26 @@ def global_strength(key_in: float) -> float:
     return round(DARK_STRENGTH * float(_smoothstep_down(key_in, KEY_DARK, KEY_FINE)), 6)
 
 
-def local_map(small: np.ndarray) -> torch.Tensor:
-    """A ``(1, h, w)`` map in [0, 1] for a small ``(h, w, 3)`` copy: 1 where dark, 0 where bright."""
-    luma = torch.from_numpy(np.ascontiguousarray(small @ LUMA))[None, None]
+def local_map(small: np.ndarray) -> np.ndarray:
+    """A ``(1, h, w)`` float32 map in [0, 1] for a small ``(h, w, 3)`` copy: 1 where dark, 0 where bright."""
+    luma = small @ LUMA
     # Smooth over regions, not pixels: the map must never add texture or halos at edges.
     radius = max(1, round(max(small.shape[:2]) / 24))
-    local = F.avg_pool2d(luma, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
-    return torch.from_numpy(_smoothstep_down(local[0].numpy(), LOCAL_LOW, LOCAL_HIGH))
+    local = local_mean(luma, radius)
+    return _smoothstep_down(local, LOCAL_LOW, LOCAL_HIGH)[None].astype(np.float32)
 
 
-def grey_curve(maps: torch.Tensor) -> torch.Tensor:
+def grey_curve(maps: np.ndarray) -> np.ndarray:
     """The brightening part of ``(3 * n, h, w)`` maps averaged into one grey curve, shape ``(3 * n, 1, 1)``.
 
-    >>> grey_curve(torch.tensor([[[1.0, -1.0]], [[0.5, 0.5]], [[0.0, 0.0]]]))[:, 0, 0].tolist()
+    >>> grey_curve(np.array([[[1.0, -1.0]], [[0.5, 0.5]], [[0.0, 0.0]]], np.float32))[:, 0, 0].tolist()
     [0.3333333432674408, 0.3333333432674408, 0.3333333432674408]
     """
     n = maps.shape[0]
-    return maps.clamp(min=0).reshape(n // 3, -1).mean(dim=1).repeat_interleave(3)[:, None, None]
+    return np.repeat(np.maximum(maps, 0).reshape(n // 3, -1).mean(axis=1, dtype=np.float32), 3)[:, None, None]
 
 
-def auto_maps(rgb: np.ndarray, maps: torch.Tensor) -> torch.Tensor:
+def auto_maps(rgb: np.ndarray, maps: np.ndarray) -> np.ndarray:
     """Curve maps for ``strength="auto"``: one grey curve, weighted globally by the key and locally.
 
     Parameters
@@ -95,21 +93,21 @@ def auto_maps(rgb: np.ndarray, maps: torch.Tensor) -> torch.Tensor:
     rgb
         The full ``(H, W, 3)`` image the maps were estimated for.
     maps
-        ``(3 * iterations, h, w)`` curve maps from
-        :func:`zdce_core.estimate.estimate_curve_maps`.
+        float32 ``(3 * iterations, h, w)`` curve maps from
+        :func:`zdce_core.maths.estimate.estimate_curve_maps`.
 
     Returns
     -------
-    torch.Tensor
-        Maps of the same shape, to render with ``strength=1``.
+    numpy.ndarray
+        float32 maps of the same shape, to render with ``strength=1``.
 
     Examples
     --------
-    >>> maps = torch.full((24, 8, 8), 0.5)
+    >>> maps = np.full((24, 8, 8), 0.5, np.float32)
     >>> dark, bright = np.full((40, 60, 3), 10, np.uint8), np.full((40, 60, 3), 160, np.uint8)
     >>> round(float(auto_maps(dark, maps).min()), 4), float(auto_maps(bright, maps).max())
     (0.325, 0.0)
     """
     small = box_reduce(rgb, reduction_factor(*rgb.shape[:2], GUIDE_SIZE))
-    weight = F.interpolate(local_map(small)[None], size=maps.shape[1:], mode="bilinear", align_corners=False)[0]
-    return grey_curve(maps) * weight * global_strength(key(small))
+    weight = resize_bilinear(local_map(small), *maps.shape[1:])
+    return grey_curve(maps) * weight * np.float32(global_strength(key(small)))

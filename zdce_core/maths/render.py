@@ -1,110 +1,106 @@
-"""Apply estimated curve maps to the full-resolution image, band by band.
+"""Apply estimated curve maps to the full-resolution image, band by band, in NumPy.
 
 The maps are upsampled bilinearly (``align_corners=False``, as
 :func:`torch.nn.functional.interpolate`) to the image size and the curve
-iterations ``x <- x + a * x * (1 - x)`` run in float32, all inside one
-compiled pass over bands of rows: nothing of full image size is allocated
-besides the output, and each pixel is read and written once.
+iterations ``x <- x + a * x * (1 - x)`` run in float32 on bands of rows, so
+nothing of full image size is allocated besides the output. A band is
+rendered, optionally filtered (:mod:`zdce_core.maths.denoise`), then clipped
+to [0, 1] and only then converted to the output dtype: uint8, uint16 and float
+results are one picture, rounded differently.
+
+No JIT compiler is involved (NumPy's vector loops, on a pool of threads; they
+release the GIL), so the first call in a fresh process is as fast as the
+others: see README, "Speed and memory".
 """
 
 from __future__ import annotations
 
-import numba
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-import torch
 
 from .resample import FULL_SCALE, source_coords
 
-BAND_ROWS = 64
-"""Rows per parallel work item; the result does not depend on it."""
+BAND_ROWS = 16
+"""Rows per work item: a band's float32 rows and temporaries stay in the CPU cache."""
 
 _DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
 
-
-# Columns (interleaved samples) per inner block: the block's pixels and its
-# slice of the interpolated maps stay in cache across the rows that share them.
-_CHUNK = 1536
-
-
-@numba.njit(cache=True, fastmath={"contract"})
-def _upsample_row(maps, row, x0, x1, wx, steps, strength, dst):
-    """Interpolate row ``row`` of channels-last ``maps`` horizontally into ``dst[s, 3 * x + c]``, times ``strength``."""
-    for s in range(steps):
-        line = dst[s]
-        for x in range(x0.size):
-            left = maps[row, x0[x]]
-            right = maps[row, x1[x]]
-            w = wx[x]
-            for c in range(3 * s, 3 * s + 3):
-                line[3 * x + c - 3 * s] = (left[c] + w * (right[c] - left[c])) * strength
+BandFilter = Callable[[np.ndarray, int, int, int], np.ndarray]
+"""``filter(rows, first, top, bottom)``: filtered float32 rows ``top..bottom`` of the rendered
+image, given rendered rows ``first..`` covering ``filter.halo`` rows on either side (within the image)."""
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"contract"})
-def _render_bands(src, maps, y0, y1, wy, x0, x1, wx, steps, strength, in_scale, out_scale, dst, band_rows):
-    """Render ``src`` into ``dst``, both ``(H, 3 * W)``, one band of rows per task.
+class CurvePlan:
+    """The maps of one render, interpolated along rows once: per map row, per step, ``3 * W`` samples.
 
-    Within a band, the rows that interpolate between the same two map rows
-    form a segment: those two rows are interpolated horizontally once, then
-    the segment is processed block by block of columns, with the pixels kept
-    interleaved so that every inner loop is contiguous.
+    ``row(y)`` then needs one multiply-add per step: the upper map row plus
+    ``wy[y]`` times the difference to the lower one.
     """
-    height, row_len = src.shape
-    n_bands = (height + band_rows - 1) // band_rows
-    for band in numba.prange(n_bands):
-        upper = np.empty((steps, row_len), np.float32)
-        lower = np.empty((steps, row_len), np.float32)
-        slope = np.empty((steps, row_len), np.float32)
-        px = np.empty(_CHUNK, np.float32)
-        end = min((band + 1) * band_rows, height)
-        held = -1  # the map row now in ``lower``
-        top = band * band_rows
-        while top < end:
-            r0 = y0[top]
-            r1 = y1[top]
-            bottom = top + 1
-            while bottom < end and y0[bottom] == r0 and y1[bottom] == r1:
-                bottom += 1
-            if r0 == held:
-                upper, lower = lower, upper
-            else:
-                _upsample_row(maps, r0, x0, x1, wx, steps, strength, upper)
-            _upsample_row(maps, r1, x0, x1, wx, steps, strength, lower)
-            held = r1
-            for s in range(steps):
-                for i in range(row_len):
-                    slope[s, i] = lower[s, i] - upper[s, i]
-            for c0 in range(0, row_len, _CHUNK):
-                n = min(_CHUNK, row_len - c0)
-                for y in range(top, bottom):
-                    w = wy[y]
-                    line = src[y, c0 : c0 + n]
-                    for i in range(n):
-                        px[i] = np.float32(line[i]) * in_scale
-                    for s in range(steps):
-                        a0 = upper[s, c0 : c0 + n]
-                        da = slope[s, c0 : c0 + n]
-                        for i in range(n):
-                            v = px[i]
-                            px[i] = v + (a0[i] + w * da[i]) * (v - v * v)
-                    out = dst[y, c0 : c0 + n]
-                    if out_scale > 0:
-                        for i in range(n):
-                            v = min(max(px[i], np.float32(0)), np.float32(1))
-                            out[i] = np.int32(v * out_scale + np.float32(0.5))
-                    else:
-                        for i in range(n):
-                            out[i] = px[i]
-            top = bottom
+
+    def __init__(self, maps: np.ndarray, height: int, width: int, steps: int, strength: float):
+        n_maps, map_h, map_w = maps.shape
+        if not 0 <= steps <= n_maps // 3:
+            raise ValueError(f"steps must be in 0..{n_maps // 3}, got {steps}")
+        x0, x1, wx = source_coords(width, map_w)
+        # (map_h, steps, map_w, 3): channels interleaved like the image's samples.
+        grouped = np.asarray(maps[: 3 * steps], np.float32).reshape(steps, 3, map_h, map_w).transpose(2, 0, 3, 1)
+        left, right = grouped[:, :, x0], grouped[:, :, x1]
+        upper = (left + wx[:, None] * (right - left)) * np.float32(strength)
+        self.upper = np.ascontiguousarray(upper.reshape(map_h, steps, 3 * width))
+        self.y0, _, self.wy = source_coords(height, map_h)
+        # source_coords pairs map row r with row min(r + 1, map_h - 1).
+        self.slope = self.upper[np.minimum(np.arange(1, map_h + 1), map_h - 1)] - self.upper
+        self.steps = steps
+
+    def curves(self, x: np.ndarray, top: int) -> None:
+        """Apply the curves in place to float32 rows ``x`` (image rows ``top..``), values in [0, 1]."""
+        if not self.steps or not x.shape[0]:
+            return
+        ys = self.y0[top : top + x.shape[0]]
+        cuts = np.flatnonzero(np.diff(ys)) + 1
+        a = np.empty_like(x)
+        t = np.empty_like(x)
+        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, ys.size]):
+            # Rows that interpolate between the same two map rows: one segment.
+            r, xs, aa, tt = ys[start], x[start:stop], a[start:stop], t[start:stop]
+            w = self.wy[top + start : top + stop, None]
+            for s in range(self.steps):
+                np.multiply(w, self.slope[r, s], out=aa)
+                aa += self.upper[r, s]
+                np.multiply(xs, xs, out=tt)
+                np.subtract(xs, tt, out=tt)
+                tt *= aa
+                xs += tt
+
+
+def _load_rows(src: np.ndarray, top: int, bottom: int, scale: float) -> np.ndarray:
+    rows = src[top:bottom].astype(np.float32)
+    if scale != 1.0:
+        rows *= np.float32(scale)
+    return rows
+
+
+def _store_rows(rows: np.ndarray, dst: np.ndarray, top: int, scale: float) -> None:
+    """Clip float32 rows to [0, 1] exactly, then write them as ``dst``'s dtype (integers rounded to nearest)."""
+    np.clip(rows, 0.0, 1.0, out=rows)
+    if scale:
+        rows *= np.float32(scale)
+        rows += np.float32(0.5)
+    dst[top : top + rows.shape[0]] = rows
 
 
 def render(
     rgb: np.ndarray,
-    maps: torch.Tensor,
+    maps: np.ndarray,
     *,
     steps: int,
     strength: float,
     dtype: np.dtype,
     out: np.ndarray | None = None,
+    band_filter: BandFilter | None = None,
+    threads: int = 1,
     band_rows: int = BAND_ROWS,
 ) -> np.ndarray:
     """Apply the first ``steps`` curve iterations of ``maps`` to ``rgb``.
@@ -116,7 +112,7 @@ def render(
         floats in [0, 1].
     maps
         float32 ``(3 * iterations, h, w)`` curve maps from
-        :func:`zdce_core.estimate.estimate_curve_maps`, any ``h, w``.
+        :func:`zdce_core.maths.estimate.estimate_curve_maps`, any ``h, w``.
     steps
         Number of curve iterations to apply, at most ``iterations``.
     strength
@@ -126,9 +122,14 @@ def render(
         range, rounded to nearest.
     out
         Optional C-contiguous ``(H, W, 3)`` array of ``dtype`` to write
-        into; may be ``rgb`` itself.
+        into; may be ``rgb`` itself unless a ``band_filter`` is given.
+    band_filter
+        Applied to each band of float rows before they are clipped and
+        converted, e.g. :class:`zdce_core.maths.denoise.NoiseFilter`.
+    threads
+        Bands rendered at once.
     band_rows
-        Rows per parallel work item; the result does not depend on it.
+        Rows per work item; the result does not depend on it.
 
     Returns
     -------
@@ -138,30 +139,50 @@ def render(
     Examples
     --------
     >>> grey = np.full((2, 3, 3), 0.25, np.float32)
-    >>> render(grey, torch.ones(24, 1, 1), steps=1, strength=0.5, dtype=np.float32)[0, 0]
+    >>> render(grey, np.ones((24, 1, 1), np.float32), steps=1, strength=0.5, dtype=np.float32)[0, 0]
     array([0.34375, 0.34375, 0.34375], dtype=float32)
     """
     dtype = np.dtype(dtype)
     height, width = rgb.shape[:2]
     if rgb.dtype not in _DTYPES or dtype not in _DTYPES:
         raise TypeError(f"render needs uint8, uint16, float32 or float64, got {rgb.dtype} -> {dtype}")
-    if not 0 <= steps <= maps.shape[0] // 3:
-        raise ValueError(f"steps must be in 0..{maps.shape[0] // 3}, got {steps}")
+    plan = CurvePlan(maps, height, width, steps, strength)
     if out is None:
         out = np.empty((height, width, 3), dtype=dtype)
     elif out.shape != (height, width, 3) or out.dtype != dtype or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous {(height, width, 3)} {dtype} array")
-    small = np.ascontiguousarray(maps.detach().to(torch.float32).numpy().transpose(1, 2, 0))
-    y0, y1, wy = source_coords(height, small.shape[0])
-    x0, x1, wx = source_coords(width, small.shape[1])
-    _render_bands(
-        np.ascontiguousarray(rgb).reshape(height, -1),
-        small, y0, y1, wy, x0, x1, wx,
-        steps,
-        np.float32(strength),
-        np.float32(1.0 / FULL_SCALE.get(rgb.dtype, 1.0)),
-        np.float32(FULL_SCALE.get(dtype, 0.0)),
-        out.reshape(height, -1),
-        max(1, band_rows),
-    )
+    src = np.ascontiguousarray(rgb).reshape(height, -1)
+    dst = out.reshape(height, -1)
+    in_scale = 1.0 / FULL_SCALE.get(rgb.dtype, 1.0)
+    out_scale = FULL_SCALE.get(dtype, 0.0)
+    band_rows = max(1, band_rows)
+    halo = band_filter.halo if band_filter is not None else 0
+    if halo and np.shares_memory(src, dst):
+        raise ValueError("out must not be rgb when a band filter reads neighbouring rows")
+
+    def run(first: int, last: int) -> None:
+        # One worker's rows, top to bottom, keeping the rendered rows the next band's filter needs.
+        held, held_top = np.empty((0, src.shape[1]), np.float32), first
+        for top in range(first, last, band_rows):
+            bottom = min(top + band_rows, last)
+            lo, hi = max(0, top - halo), min(height, bottom + halo)
+            keep = held[max(0, lo - held_top) :]
+            new_top = held_top + held.shape[0] if keep.shape[0] else lo
+            rows = _load_rows(src, new_top, hi, in_scale)
+            plan.curves(rows, new_top)
+            held, held_top = np.concatenate([keep, rows]) if keep.shape[0] else rows, lo
+            # Without a filter ``held`` is exactly this band, and no later band needs it.
+            result = band_filter(held, lo, top, bottom) if band_filter is not None else held
+            _store_rows(result, dst, top, out_scale)
+
+    workers = max(1, min(threads, -(-height // band_rows)))
+    if workers == 1:
+        run(0, height)
+    else:
+        # Contiguous shares of whole bands, so each worker renders its halo rows only at its ends.
+        bands = -(-height // band_rows)
+        edges = [min(height, band_rows * (bands * k // workers)) for k in range(workers + 1)]
+        with ThreadPoolExecutor(workers, thread_name_prefix="zdce-render") as pool:
+            for done in [pool.submit(run, a, b) for a, b in zip(edges, edges[1:]) if a < b]:
+                done.result()
     return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -40,43 +39,65 @@ def reduction_factor(height: int, width: int, size: int | None) -> int:
     return max(1, math.ceil(max(height, width) / size))
 
 
-@numba.njit(parallel=True, cache=True)
-def _box_means(src, factor, scale, dst):
-    """Mean of each ``factor`` x ``factor`` block of ``src`` (``(H, 3 * W)``) into ``dst`` (``(h, w, 3)``)."""
-    height, row_len = src.shape
-    width = row_len // 3
-    for i in numba.prange(dst.shape[0]):
-        top = i * factor
-        bottom = min(top + factor, height)
-        # Rows first: a contiguous, vectorised pass over the bulk of the data.
-        acc = np.zeros(row_len, np.float32)
-        for y in range(top, bottom):
-            line = src[y]
-            for k in range(row_len):
-                acc[k] += line[k]
-        for j in range(dst.shape[1]):
-            left = j * factor
-            right = min(left + factor, width)
-            norm = scale / ((bottom - top) * (right - left))
-            for c in range(3):
-                total = 0.0
-                for x in range(left, right):
-                    total += acc[3 * x + c]
-                dst[i, j, c] = total * norm
-
-
 def box_reduce(rgb: np.ndarray, factor: int) -> np.ndarray:
     """Average ``factor`` x ``factor`` blocks of ``rgb`` into an ``(h, w, 3)`` float32 array in [0, 1].
 
     Blocks cut by the right or bottom edge average the pixels they hold.
+    Integer images are summed exactly, floats in float64.
 
     >>> box_reduce(np.arange(12, dtype=np.uint8).reshape(2, 2, 3), 2) * 255
     array([[[4.5, 5.5, 6.5]]], dtype=float32)
     """
-    height, width = rgb.shape[:2]
-    small = np.empty((-(-height // factor), -(-width // factor), 3), np.float32)
-    _box_means(np.ascontiguousarray(rgb).reshape(height, -1), factor, unit_scale(rgb.dtype), small)
+    height, width, channels = rgb.shape
+    small = np.empty((-(-height // factor), -(-width // factor), channels), np.float32)
+    acc_dtype = np.uint64 if rgb.dtype.kind == "u" else np.float64
+    whole = width // factor * factor
+    cols = np.full(small.shape[1], factor, np.float64)
+    cols[-1] = width - (small.shape[1] - 1) * factor
+    for i in range(small.shape[0]):
+        # One band of rows at a time: the sums never hold more than one row of the photo.
+        band = rgb[i * factor : (i + 1) * factor]
+        rows = np.add.reduce(band, axis=0, dtype=acc_dtype)
+        sums = np.empty(small.shape[1:], np.float64)
+        sums[: whole // factor] = rows[:whole].reshape(-1, factor, channels).sum(axis=1)
+        if whole < width:
+            sums[-1] = rows[whole:].sum(axis=0)
+        small[i] = sums * (unit_scale(rgb.dtype) / band.shape[0] / cols)[:, None]
     return small
+
+
+def resize_bilinear(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize ``(C, h, w)`` maps to ``(C, height, width)`` float32, as ``interpolate(mode="bilinear", align_corners=False)``.
+
+    >>> resize_bilinear(np.array([[[0.0, 1.0]]], np.float32), 1, 4)
+    array([[[0.  , 0.25, 0.75, 1.  ]]], dtype=float32)
+    """
+    y0, y1, wy = source_coords(height, maps.shape[1])
+    x0, x1, wx = source_coords(width, maps.shape[2])
+    rows = maps[:, y0] + wy[:, None] * (maps[:, y1] - maps[:, y0])
+    return (rows[:, :, x0] + wx * (rows[:, :, x1] - rows[:, :, x0])).astype(np.float32)
+
+
+def local_mean(plane: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over the ``(2 * radius + 1)``-pixel square around each pixel of a small 2-D array, counting only pixels inside.
+
+    As ``avg_pool2d(..., stride=1, padding=radius, count_include_pad=False)``.
+
+    >>> local_mean(np.array([[0.0, 3.0, 6.0]]), 1)
+    array([[1.5, 3. , 4.5]])
+    """
+    size = 2 * radius + 1
+
+    def window_sums(values: np.ndarray, axis: int) -> np.ndarray:
+        pad = [(0, 0)] * values.ndim
+        pad[axis] = (radius + 1, radius)
+        running = np.cumsum(np.pad(values, pad), axis=axis)
+        n = values.shape[axis]
+        return np.take(running, np.arange(size, size + n), axis) - np.take(running, np.arange(n), axis)
+
+    sums = window_sums(window_sums(np.asarray(plane, np.float64), 0), 1)
+    counts = window_sums(window_sums(np.ones(plane.shape), 0), 1)
+    return sums / counts
 
 
 def source_coords(out_size: int, in_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -55,7 +55,8 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     add_curve_options(p)
     p.add_argument("--no-denoise", dest="denoise", action="store_false", help="keep the noise the curves amplify")
     p.add_argument("--quality", type=bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
-    p.add_argument("--model", type=Path, metavar="PT", help="weights from `zdce train` instead of the bundled model")
+    p.add_argument("--model", type=Path, metavar="FILE",
+                   help="weights instead of the bundled model: .npz (zdce export) or .pt (zdce train; needs torch)")
 
 
 def engine_settings(args: argparse.Namespace, **output) -> Settings:

@@ -1,0 +1,34 @@
+"""The estimator contract shared by training and inference.
+
+DCE-Net never sees a photo at full resolution. The photo is box-reduced by
+the integer factor :func:`network_input_factor` (aspect ratio kept,
+:func:`zdce_core.maths.resample.box_reduce`) to a copy whose longer side is at
+most :data:`ESTIMATE_SIDE`; the network runs on that copy, so its 15-pixel
+receptive field covers scene context rather than flat texture; its
+``3 * iterations`` curve maps are upsampled bilinearly
+(``align_corners=False``) to full resolution, where the curves are applied.
+Training (:mod:`zdce_core.training.loop`) runs exactly this path on its crops,
+so what is trained is what runs.
+"""
+
+from __future__ import annotations
+
+ESTIMATE_SIDE = 64
+"""Longer side, in pixels, of the copy DCE-Net runs on (at most).
+
+Chosen by measurement (``benchmarks/train_speed.py``): at 128 a training
+epoch over SICE part 1 fits the 2-minute CPU budget, and the maps stay
+fine enough that a lamp or a window gets its own curve.
+"""
+
+
+def network_input_factor(height: int, width: int) -> int:
+    """The box factor that brings a ``height`` x ``width`` photo to the network's input size.
+
+    >>> network_input_factor(512, 512), network_input_factor(2160, 3840), network_input_factor(100, 60)
+    (8, 60, 2)
+    """
+    # Imported here so that reading ESTIMATE_SIDE (the command line's help does) loads no numba.
+    from .resample import reduction_factor
+
+    return reduction_factor(height, width, ESTIMATE_SIDE)

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from ..io.images import read_photo, write_photo
-from ..maths.network import Network
+if TYPE_CHECKING:  # the engine and photo I/O load with the first photo: `zdce --help` stays quick
+    from ..maths.network import Network
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp")
 DONE, SKIPPED, FAILED, PLANNED = "done", "skipped", "failed", "planned"
@@ -193,6 +194,7 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
 def process(job: Job, settings: Settings) -> Result:
     """Read, enhance and write one photo; a failure becomes a failed :class:`Result`."""
     from .. import enhance
+    from ..io.images import read_photo, write_photo
 
     start = time.perf_counter()
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
 from PIL import Image
 
 ORIENTATION_TAG = 0x0112
@@ -81,6 +80,8 @@ def extract(im: Image.Image) -> Metadata:
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     """Turn pixels stored with EXIF ``orientation`` upright (as Pillow's ``exif_transpose``)."""
+    import numpy as np  # here, not at the top: the command line's parsers read this module's constants
+
     ops = {
         1: lambda a: a,
         2: lambda a: a[:, ::-1],

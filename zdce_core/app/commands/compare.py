@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from ...io.atomic import atomic_path
-from ...io.images import output_format
 
 
 def register(sub) -> None:
@@ -22,6 +21,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...io.images import output_format
     from ..sheet import render_sheet
 
     fmt = output_format(args.output)

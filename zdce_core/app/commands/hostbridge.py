@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from .options import add_curve_options
 
-FLOAT_BYTES = np.dtype(np.float32).itemsize
+FLOAT_BYTES = 4  # float32; numpy loads only when pixels are read, so `zdce --help` stays quick
 
 
 def read_raw(path: Path, width: int, height: int, channels: int) -> np.ndarray:
@@ -27,6 +25,8 @@ def read_raw(path: Path, width: int, height: int, channels: int) -> np.ndarray:
     actual = path.stat().st_size
     if actual != expected:
         raise ValueError(f"{path}: {actual} bytes, expected {expected} for {width}x{height}x{channels} float32")
+    import numpy as np
+
     pixels = np.fromfile(path, dtype=np.float32).reshape(height, width, channels)
     if not np.isfinite(pixels).all():
         raise ValueError(f"{path}: pixel values must be finite")
@@ -35,6 +35,8 @@ def read_raw(path: Path, width: int, height: int, channels: int) -> np.ndarray:
 
 def write_raw(path: Path, pixels: np.ndarray) -> None:
     """Write ``pixels`` as native float32 bytes, atomically."""
+    import numpy as np
+
     from ...io.atomic import atomic_path
 
     with atomic_path(path) as tmp:
@@ -59,10 +61,10 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     pixels = read_raw(args.input, args.width, args.height, args.channels)
-    from ... import enhance  # torch loads only once the input is known to be good
+    from ... import enhance
 
     # Hosts may hold slightly out-of-range floats (e.g. after other filters); the engine wants [0, 1].
-    np.clip(pixels, 0.0, 1.0, out=pixels)
+    pixels.clip(0.0, 1.0, out=pixels)
     result = enhance(pixels, args.steps, strength=args.strength, denoise=args.denoise)
     write_raw(args.output, result)
     return 0

@@ -95,3 +95,19 @@ def test_sample_and_compare_sheet(tmp_path, shared_photo):
     assert done.returncode == 0, done.stderr
     with Image.open(tmp_path / "sheet.png") as sheet:
         assert sheet.height > 2 * 60 and sheet.width > 5 * 60
+
+
+def test_help_and_usage_errors_load_no_numeric_library():
+    """`zdce --help` and a usage error start quickly: nothing heavy is imported (issue 10)."""
+    code = (
+        "import sys\n"
+        "from zdce_core.app.cli import main\n"
+        "for argv in (['--help'], ['enhance', '--steps', '9', 'x.jpg'], ['batch', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('numpy', 'torch', 'numba', 'imagecodecs', 'scipy') if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr

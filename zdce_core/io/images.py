@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from . import metadata, png16
+from . import metadata
 from .atomic import atomic_path
 from .metadata import Metadata
 
@@ -96,6 +96,8 @@ def _is_16bit_colour(im: Image.Image) -> bool:
 
 def _decode(path: Path, im: Image.Image, meta: Metadata, sixteen: bool) -> tuple[np.ndarray, Metadata]:
     if im.format == "PNG" and sixteen:
+        from . import png16  # its codec loads only for the photos that need it
+
         array = png16.decode(path.read_bytes())
         if array.shape[-1] == 2:
             grey, alpha = array[..., :1], array[..., 1:]
@@ -219,6 +221,8 @@ def _save(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
 def _write_16bit_colour(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
     # Pillow cannot hold 16-bit RGB: PNG goes through our own encoder, TIFF through tifffile.
     if fmt == "PNG":
+        from . import png16
+
         keep = {k: options[k] for k in ("icc_profile", "exif", "dpi") if k in options}
         tmp.write_bytes(png16.encode(array, **keep))
     elif fmt == "TIFF":

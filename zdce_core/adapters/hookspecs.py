@@ -8,6 +8,7 @@ time (see :func:`zdce_core.plugins.call`), so return values need not be merged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,19 @@ class InstallOptions:
     python: str = ""
 
 
+@dataclass(frozen=True)
+class TrackerInfo:
+    """An experiment tracker a plug-in offers (``zdce train --tracker NAME``).
+
+    ``create`` makes a new :class:`zdce_core.training.trackers.Tracker`; it
+    imports the tracker's library, so it is called only when the tracker is chosen.
+    """
+
+    name: str
+    description: str
+    create: Callable[[], object]
+
+
 @hookspec(firstresult=True)
 def zdce_adapter_info() -> AdapterInfo:
     """Describe this adapter: its short name (used by ``zdce install NAME``), host and purpose."""
@@ -71,3 +85,8 @@ def zdce_uninstall(options: InstallOptions) -> list[Path]:
 @hookspec(firstresult=True)
 def zdce_is_installed(options: InstallOptions) -> bool:
     """Whether the host-side files are installed at the location ``options`` names."""
+
+
+@hookspec
+def zdce_trackers() -> list[TrackerInfo]:
+    """The experiment trackers this plug-in offers; every plug-in is asked and the lists are combined."""

@@ -13,7 +13,7 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Each module has ``register(subparsers)`` that adds its parser and sets ``func``.
-COMMANDS = ("enhance", "train", "export", "compare", "hostbridge", "batch", "plugins")
+COMMANDS = ("enhance", "train", "runs", "export", "compare", "hostbridge", "batch", "plugins")
 
 
 def build_parser() -> argparse.ArgumentParser:

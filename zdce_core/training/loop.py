@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import os
+import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,6 +80,13 @@ def _state_path(output: Path) -> Path:
     return output.with_name(output.stem + ".state.pt")
 
 
+def _call(callbacks: Sequence[object], name: str, *args) -> None:
+    for callback in callbacks:
+        method = getattr(callback, name, None)
+        if method is not None:
+            method(*args)
+
+
 def train(
     data_dir: str | os.PathLike,
     output: str | os.PathLike,
@@ -85,8 +94,15 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
+    callbacks: Sequence[object] = (),
 ) -> TrainResult:
-    """Train DCE-Net on the photos in ``data_dir`` and save its weights to ``output``."""
+    """Train DCE-Net on the photos in ``data_dir`` and save its weights to ``output``.
+
+    ``callbacks`` are objects that may define ``on_run_start(run: dict)``,
+    ``on_batch_end(epoch, batch, batches)``, ``on_epoch_end(epoch, metrics,
+    model)`` (``metrics``: the mean loss terms and ``seconds``) and
+    ``on_run_end(result)``; each defined method is called.
+    """
     config = config or TrainConfig()
     output = Path(output)
     device = resolve_device(config.device)
@@ -107,8 +123,14 @@ def train(
     n = data.shape[0]
     batches = max(1, n // config.batch_size)
     bar = _progress_bar(config.epochs * batches, start_epoch * batches, progress)
+    _call(callbacks, "on_run_start", {
+        "config": asdict(config), "data_dir": str(data_dir), "val_dir": None, "output": str(output),
+        "device": str(device), "train_photos": n, "val_photos": 0, "skipped": len(skipped),
+        "start_epoch": start_epoch, "batches_per_epoch": batches,
+    })
     model.train()
     for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
         gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         order = torch.randperm(n, generator=gen)
         flips = torch.rand(n, 2, generator=gen) < 0.5
@@ -128,16 +150,22 @@ def train(
             for k in LOSS_NAMES:
                 sums[k] += terms[k].detach()
             bar.update(1)
-        history.append({"epoch": epoch + 1, **{k: float(v) / batches for k, v in sums.items()}})
+            _call(callbacks, "on_batch_end", epoch + 1, b + 1, batches)
+        metrics = {k: float(v) / batches for k, v in sums.items()}
+        metrics["seconds"] = time.perf_counter() - started
+        history.append({"epoch": epoch + 1, **metrics})
         bar.set_postfix(loss=f"{history[-1]['total']:.4f}")
         _save_state(state_path, model, optimiser, epoch + 1, history, config)
         _write_csv(output.with_suffix(".csv"), history)
+        _call(callbacks, "on_epoch_end", epoch + 1, metrics, model)
     bar.close()
 
     weights = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(output) as tmp:
         torch.save(weights, tmp)
-    return TrainResult(output, output.with_suffix(".csv"), history, skipped)
+    result = TrainResult(output, output.with_suffix(".csv"), history, skipped)
+    _call(callbacks, "on_run_end", result)
+    return result
 
 
 def _flip(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
@@ -160,7 +188,7 @@ def _save_state(path: Path, model, optimiser, epoch: int, history, config: Train
 
 def _write_csv(path: Path, history: list[dict[str, float]]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", *LOSS_NAMES])
+        writer = csv.DictWriter(f, fieldnames=["epoch", *LOSS_NAMES, "seconds"])
         writer.writeheader()
         writer.writerows(history)
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from ...io.atomic import atomic_path
 
 
 def register(sub) -> None:
@@ -22,11 +19,10 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ...io.images import output_format
+    from ...io.sheet import save_sheet
     from ..sheet import render_sheet
 
-    fmt = output_format(args.output)
-    sheet = render_sheet(args.photos, height=args.height)
-    with atomic_path(Path(args.output)) as tmp:
-        sheet.save(tmp, format=fmt, **({"quality": 88} if fmt == "JPEG" else {}))
+    output_format(args.output)  # an unknown extension fails before any photo is enhanced
+    save_sheet(render_sheet(args.photos, height=args.height), args.output)
     print(f"wrote {args.output}")
     return 0

@@ -1,37 +1,161 @@
-"""``zdce train DIR -o OUT.pt``."""
+"""``zdce train DIR -o OUT.pt``: every training is a run in a runs folder, optionally sent to trackers."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import shlex
 import sys
+import time
+from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train DCE-Net on a folder of photos (no labels needed)")
+    p = sub.add_parser(
+        "train",
+        help="train DCE-Net on a folder of photos (no labels needed)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="example: zdce train ~/Pictures/dark -o my.pt --name first --tracker mlflow",
+    )
     p.add_argument("directory", help="folder of training photos")
     p.add_argument("-o", "--output", required=True, help="where to write the weights (.pt)")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--size", type=int, default=256, help="photos are resized to SIZE x SIZE (default 256)")
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="cpu, cuda, or auto: CUDA when present (default)")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .state.pt file")
+    p.add_argument("--epochs", type=int, default=100, help="passes over the training photos")
+    p.add_argument("--batch-size", type=int, default=8, help="photos per optimisation step")
+    p.add_argument("--size", type=int, default=256, help="photos are resized to SIZE x SIZE")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles, flips and initial weights")
+    p.add_argument("--device", default="auto", help="cpu, cuda, or auto: CUDA when present")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .state.pt file (and the same --name)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_run_options(p)
+    p.set_defaults(func=functools.partial(run, parser=p))
 
 
-def run(args: argparse.Namespace) -> int:
-    from ...training.loop import TrainConfig, train
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The run folder and the trackers."""
+    g = p.add_argument_group("runs and trackers")
+    g.add_argument("--name", help="the run's name (default: the start time, YYYYMMDD-HHMMSS)")
+    g.add_argument("--runs-dir", help="folder of run folders (default: runs/ beside OUTPUT)")
+    g.add_argument("--tracker", action="append", default=[], metavar="NAME",
+                   help="also log to this tracker, repeatable: mlflow, tensorboard, wandb or a plug-in's "
+                   "(each an optional extra: pip install 'zdce[mlflow]')")
+    g.add_argument("--tracking-uri", metavar="URI",
+                   help="MLflow tracking server or store (default: a local store, RUNS_DIR/mlruns)")
+    g.add_argument("--sample-every", type=int, default=5, metavar="N",
+                   help="write a sample sheet every N epochs (and always after the last)")
+    g.add_argument("--keep-best", metavar="METRIC",
+                   help="also keep best.pt, the weights of the epoch with the lowest METRIC, "
+                   "e.g. val_total (a loss term, val_ and a loss term, val_noise, val_clipped or val_black_lift)")
 
+
+class _Progress:
+    """The progress bar a user watches: epoch x/N, the last epoch's loss, time left (tqdm's estimate)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+
+    def on_run_start(self, run: dict) -> None:
+        from tqdm import tqdm
+
+        self.epochs, batches = run["config"]["epochs"], run["batches_per_epoch"]
+        start = run.get("start_epoch", 0)
+        self.bar = tqdm(total=self.epochs * batches, initial=start * batches, unit="batch", disable=not self.enabled,
+                        desc=f"epoch {min(start + 1, self.epochs)}/{self.epochs}", dynamic_ncols=True)
+
+    def on_batch_end(self, epoch: int, batch: int, batches: int) -> None:
+        self.bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
+        self.bar.update(1)
+
+    def on_epoch_end(self, epoch: int, metrics: dict, model) -> None:
+        shown = {"loss": f"{metrics['total']:.4f}"}
+        if "val_total" in metrics:
+            shown["val"] = f"{metrics['val_total']:.4f}"
+        self.bar.set_postfix(shown)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace, **changes) -> str:
+    """The ``zdce train`` command that gives ``args`` (with ``changes``), options at their defaults left out."""
+    words = ["zdce", "train"]
+    for action in parser._actions:
+        if action.dest in ("help", "func"):
+            continue
+        value = changes.get(action.dest, getattr(args, action.dest, None))
+        if not action.option_strings:
+            words.append(str(value))
+        elif value in (None, False, []) or value == action.default:
+            continue
+        elif value is True:
+            words.append(action.option_strings[-1])
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                words += [action.option_strings[-1], str(item)]
+    return shlex.join(words)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from ...training import trackers as tracking
+    from ...training.loop import TrainConfig, _state_path, train
+    from ...training.runs import RunRecorder, keep_best_metrics
+
+    if args.keep_best and args.keep_best not in keep_best_metrics():
+        raise ValueError(f"--keep-best={args.keep_best} is not a metric; use one of {', '.join(keep_best_metrics())}")
+    if args.sample_every < 1:
+        raise ValueError(f"--sample-every={args.sample_every} is invalid; use 1 or more epochs")
+    output = Path(args.output)
+    runs_dir = Path(args.runs_dir) if args.runs_dir else output.parent / "runs"
+    name = args.name or time.strftime("%Y%m%d-%H%M%S")
+    folder = runs_dir / name
+    if folder.exists() and any(folder.iterdir()) and not args.resume:
+        raise ValueError(f"{folder}: a run of that name exists; choose another --name, or add --resume to continue it")
+    # Every chosen tracker is created (its library imported) before any photo is read: a missing extra fails at once.
+    chosen = {t: tracking.create(t) for t in dict.fromkeys(args.tracker)}
+    settings = {k: v for k, v in vars(args).items() if k != "func"} | {"name": name, "runs_dir": str(runs_dir)}
+    recorder = RunRecorder(folder, settings=settings, trackers=chosen, sample_every=args.sample_every,
+                           keep_best=args.keep_best, tracking_uri=args.tracking_uri, resume=args.resume)
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, size=args.size, lr=args.lr, seed=args.seed, device=args.device
     )
-    result = train(args.directory, args.output, config, resume=args.resume, progress=not args.quiet)
-    last = result.epoch_losses[-1]["total"] if result.epoch_losses else float("nan")
-    print(f"wrote {result.output} (final loss {last:.4f}); per-epoch losses in {result.losses_csv}")
+    progress = _Progress(not args.quiet)
+    try:
+        result = train(args.directory, output, config, resume=args.resume, progress=False, callbacks=[progress, recorder])
+    except KeyboardInterrupt:
+        progress.close()
+        recorder.abort("interrupted")
+        done = recorder.history[-1]["epoch"] if recorder.history else 0
+        print(f"\ninterrupted: the state after epoch {done} is saved in {_state_path(output)} (an epoch in progress "
+              f"starts over).\nresume with:\n  {command_line(parser, args, name=name, resume=True)}", file=sys.stderr)
+        return 130
+    except BaseException:
+        progress.close()
+        recorder.abort("failed")
+        raise
+    progress.close()
+    _report(result, recorder)
+    return 0
+
+
+def _report(result, recorder) -> None:
+    folder, last = recorder.folder, (result.epoch_losses[-1] if result.epoch_losses else {})
+    val = f", validation loss {last['val_total']:.4f}" if "val_total" in last else ""
+    print(f"run {recorder.name} finished: {last.get('epoch', 0)} epochs, final loss {last.get('total', float('nan')):.4f}{val}")
+    print(f"  samples     {folder / 'samples'}/ (latest {recorder.last_sheet.name if recorder.last_sheet else 'none'})")
+    print(f"  metrics     {folder / 'metrics.csv'}")
+    print(f"  checkpoint  {result.output} (sha256 {recorder.config['sha256'][:16]}..., copy in {folder / 'model.pt'})")
+    print(f"  model card  {folder / 'MODEL_CARD.md'}")
+    if recorder.best:
+        print(f"  best        {folder / 'best.pt'} (epoch {recorder.best[0]}, {recorder.keep_best} {recorder.best[1]:.4f})")
+    for name in recorder.trackers:
+        print(f"  tracker     {name}")
+    print("use it:")
+    print(f"  zdce batch PHOTOS... -o OUTDIR --model {result.output}")
+    print(f"  zdce runs {folder.parent}                     # this run beside the others")
+    print(f"  zdce runs compare {recorder.name} OTHER --runs-dir {folder.parent} -o compare.jpg")
     if result.skipped:
         print(f"skipped {len(result.skipped)} unreadable file(s):", file=sys.stderr)
         for path, reason in result.skipped:
             print(f"  {path}: {reason}", file=sys.stderr)
-    return 0

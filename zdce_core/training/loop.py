@@ -151,13 +151,12 @@ def train(
                 sums[k] += terms[k].detach()
             bar.update(1)
             _call(callbacks, "on_batch_end", epoch + 1, b + 1, batches)
-        metrics = {k: float(v) / batches for k, v in sums.items()}
-        metrics["seconds"] = time.perf_counter() - started
-        history.append({"epoch": epoch + 1, **metrics})
+        history.append({"epoch": epoch + 1, **{k: float(v) / batches for k, v in sums.items()}})
         bar.set_postfix(loss=f"{history[-1]['total']:.4f}")
         _save_state(state_path, model, optimiser, epoch + 1, history, config)
         _write_csv(output.with_suffix(".csv"), history)
-        _call(callbacks, "on_epoch_end", epoch + 1, metrics, model)
+        metrics = {k: v for k, v in history[-1].items() if k != "epoch"}
+        _call(callbacks, "on_epoch_end", epoch + 1, {**metrics, "seconds": time.perf_counter() - started}, model)
     bar.close()
 
     weights = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
@@ -188,7 +187,7 @@ def _save_state(path: Path, model, optimiser, epoch: int, history, config: Train
 
 def _write_csv(path: Path, history: list[dict[str, float]]) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", *LOSS_NAMES, "seconds"])
+        writer = csv.DictWriter(f, fieldnames=["epoch", *LOSS_NAMES])
         writer.writeheader()
         writer.writerows(history)
 

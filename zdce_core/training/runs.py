@@ -17,7 +17,6 @@ One run, ``RUNS_DIR/NAME/``, holds:
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
 import json
@@ -161,8 +160,17 @@ def choose_samples(candidates: list[Path], count: int = N_SAMPLES) -> list[Path]
     return [readable[int(i * step)] for i in range(count)]
 
 
+def network(model) -> object:
+    """A torch DCE-Net as the engine's :class:`~zdce_core.maths.network.Network`, for :func:`zdce_core.enhance`."""
+    from ..maths.network import Network
+    from ..weights import check_state
+
+    state = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+    return Network.from_state(check_state(state, Path("<the model in training>")))
+
+
 def sample_columns(model) -> dict:
-    """The sheet columns of a run: the baseline and the model being trained at 4 and 8 steps."""
+    """The sheet columns of a run: the baseline and ``model`` (a ``Network``) at 4 and 8 steps."""
     from ..enhance import enhance
 
     return {
@@ -270,8 +278,8 @@ class RunRecorder:
     def on_epoch_end(self, epoch: int, metrics: dict[str, float], model) -> None:
         import torch
 
-        model = copy.deepcopy(model).cpu().eval().requires_grad_(False)
-        metrics = {**metrics, **self._measure(model)}
+        net = network(model)
+        metrics = {**metrics, **self._measure(net)}
         self.history = [r for r in self.history if r["epoch"] < epoch] + [{"epoch": epoch, **metrics}]
         self._write_metrics()
         self._broadcast("log_epoch", epoch, metrics)
@@ -279,9 +287,9 @@ class RunRecorder:
         if value is not None and not math.isnan(value) and (self.best is None or value < self.best[1]):
             self.best = (epoch, value)
             with atomic_path(self.folder / "best.pt") as tmp:
-                torch.save({k: v.float().contiguous() for k, v in model.state_dict().items()}, tmp)
+                torch.save({k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}, tmp)
         if epoch % self.sample_every == 0 or epoch == self.epochs:
-            self._sheet(epoch, model)
+            self._sheet(epoch, net)
 
     def on_run_end(self, result) -> None:
         from ..weights import load_model

@@ -9,6 +9,15 @@ from ... import params
 from ..batch import Settings
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, unless its help already names it or there is none."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or "") or action.default in (None, False, [], argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def from_text(parse):
     """An argparse type from one of :mod:`zdce_core.params`' parsers (their message becomes argparse's)."""
 

@@ -6,6 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
+from .options import DefaultsFormatter
+
 DEFAULT_DIR = "runs"
 SHOWN = ("total", "val_total", "val_luminance", "val_black_lift")
 """The metrics the listing shows (final values; best ``total`` and ``val_total`` too)."""
@@ -16,7 +18,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "runs",
         help="list training runs (name, date, data version, settings, epochs, losses); `runs compare` sets runs side by side",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
         usage="zdce runs [DIR]\n       zdce runs compare RUN RUN ... -o SHEET [--runs-dir DIR] [--photos PHOTO ...]",
         epilog="examples: zdce runs runs/   |   zdce runs compare lr-1e-3 lr-1e-4 --runs-dir runs -o compare.jpg",
     )

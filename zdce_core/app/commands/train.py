@@ -9,12 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+from .options import DefaultsFormatter
+
 
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train DCE-Net on a folder of photos (no labels needed)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
         epilog="example: zdce train ~/Pictures/dark -o my.pt --name first --tracker mlflow",
     )
     p.add_argument("directory", help="folder of training photos")
@@ -40,7 +42,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="also log to this tracker, repeatable: mlflow, tensorboard, wandb or a plug-in's "
                    "(each an optional extra: pip install 'zdce[mlflow]')")
     g.add_argument("--tracking-uri", metavar="URI",
-                   help="MLflow tracking server or store (default: a local store, RUNS_DIR/mlruns)")
+                   help="MLflow tracking server or store (default: a local store, RUNS_DIR/mlflow.db)")
     g.add_argument("--sample-every", type=int, default=5, metavar="N",
                    help="write a sample sheet every N epochs (and always after the last)")
     g.add_argument("--keep-best", metavar="METRIC",

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from PIL import Image, TiffImagePlugin
 
-from zdce_core.io.images import ImageReadError, read_image, write_image
+from zdce_core.io.atomic import remove_stale
+from zdce_core.io.images import ImageReadError, read_image, read_photo, write_image, write_photo
 
 
 @pytest.mark.parametrize(
@@ -37,3 +43,50 @@ def test_unreadable_file_names_the_file(tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     with pytest.raises(ImageReadError, match="broken.png"):
         read_image(bad)
+
+
+@pytest.mark.parametrize("name", ["n" * 251 + ".png", "é" * 125 + ".png"], ids=["ascii", "two-byte"])
+def test_names_at_the_length_limit(tmp_path, name):
+    # 255 bytes is the file-system limit; the temporary name must fit it too.
+    assert len(name.encode()) in (255, 254)
+    array = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    write_image(tmp_path / name, array)
+    np.testing.assert_array_equal(read_image(tmp_path / name), array)
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_only_dead_processes_temporaries_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".x.jpg.{dead.pid}-abcdefgh.part"
+    live = tmp_path / f".x.jpg.{os.getpid()}-abcdefgh.part"
+    other = tmp_path / ".x.jpg.notes.part"
+    for path in (stale, live, other):
+        path.write_bytes(b"partial")
+    assert remove_stale(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+    assert remove_stale(tmp_path / "missing") == []
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")  # opening it would wait for a writer forever
+    with pytest.raises(ImageReadError, match=r"pipe\.png: not a regular file: a named pipe"):
+        read_image(tmp_path / "pipe.png")
+
+
+def test_tiff_layout_tags_are_not_carried_as_exif(tmp_path):
+    # A TIFF's getexif() is its first directory: colour map, photometric, strips... Only the
+    # descriptive part may travel, or the output (TIFF or not) holds tags that contradict its pixels.
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[0x010F] = "zdce-test-camera"
+    rgb = np.full((10, 14, 3), 30, np.uint8)
+    Image.fromarray(rgb).quantize(8).save(tmp_path / "p.tif", tiffinfo=info)
+    photo = read_photo(tmp_path / "p.tif")
+    carried = Image.Exif()
+    carried.load(photo.metadata.exif)
+    assert dict(carried) == {0x010F: "zdce-test-camera"}
+    for name in ("out.tif", "out.jpg", "out.png"):
+        write_photo(tmp_path / name, photo.array, photo.metadata)
+        with Image.open(tmp_path / name) as im:
+            im.load()
+            assert im.size == (14, 10) and im.getexif()[0x010F] == "zdce-test-camera"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,6 +15,14 @@ from PIL import Image, UnidentifiedImageError
 from . import metadata
 from .atomic import atomic_path
 from .metadata import Metadata
+
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+_SUBFILE_TYPE, _SAMPLES_PER_PIXEL = 254, 277  # TIFF tags
 
 
 class ImageReadError(ValueError):
@@ -55,36 +65,117 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
     Raises
     ------
     ImageReadError
-        Naming the file and the reason: missing, empty, not an image,
-        truncated, corrupt, over the pixel limit or an unsupported mode.
+        Naming the file and the reason: missing, not a regular file, empty,
+        not an image, truncated, corrupt, over the pixel limit, several
+        frames or pages, or an unsupported sample type or channel count.
+        Whatever a decoder raises becomes this error.
     """
     path = Path(path)
+    problem = file_problem(path) or ("empty file" if path.stat().st_size == 0 else None)
+    if problem:
+        raise ImageReadError(f"{path}: {problem}")
     try:
-        if path.stat().st_size == 0:
-            raise ImageReadError(f"{path}: empty file")
         with Image.open(path) as im:
             width, height = im.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageReadError(
                     f"{path}: {width}x{height} is {width * height} pixels, over the pixel limit of {max_pixels}"
                 )
+            layout = _unsupported_layout(im)
+            if layout:
+                raise ImageReadError(f"{path}: {layout}")
             # Before extract(): reading a PNG's EXIF may decode it and clear its tile list.
             sixteen = _is_16bit_colour(im)
             meta = metadata.extract(im)
             array, meta = _decode(path, im, meta, sixteen)
-            return Photo(metadata.apply_orientation(array, meta.orientation), meta)
+            orientation = meta.orientation
+            if im.format == "TIFF" and metadata.ORIENTATION_TAG not in im.tag_v2:
+                orientation = 1  # Pillow turned it upright while decoding (and dropped the tag); tifffile does not
+            return Photo(metadata.apply_orientation(array, orientation), meta)
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"{path}: is a directory") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: over the pixel limit ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image file (format not recognised)") from None
-    except ImageReadError:
-        raise
+        raise ImageReadError(f"{path}: {_unrecognised(path)}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
+    except Exception as exc:  # a decoder's own error type (struct.error, IndexError, ...): still this file's fault
+        raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot hold a photo (missing, broken link, loop, FIFO, folder), or ``None``.
+
+    Checked without opening it: opening a FIFO would wait for a writer.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"broken symbolic link (its target {os.readlink(path)} does not exist)"
+        return "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder, not a photo"
+    for test, kind in _SPECIAL_FILES:
+        if test(info.st_mode):
+            return f"not a regular file: {kind}"
+    return None
+
+
+def _unsupported_layout(im: Image.Image) -> str | None:
+    """Why the opened image is not one still photo zdce can read in full, or ``None``."""
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1 and im.format == "TIFF":
+        frames = _full_size_pages(im)
+        if frames > 1:
+            return f"multi-page TIFF with {frames} pages; zdce enhances single photos: split it first"
+    elif frames > 1:
+        return f"animated {im.format} with {frames} frames; zdce enhances still photos: extract the frames first"
+    if im.format == "TIFF":
+        samples = im.tag_v2.get(_SAMPLES_PER_PIXEL, 1)
+        if isinstance(samples, int) and samples > len(im.getbands()):
+            return (
+                f"TIFF with {samples} channels is not supported (Pillow reads only {len(im.getbands())} of them); "
+                "save it as grey, RGB, RGBA or CMYK"
+            )
+    return None
+
+
+def _full_size_pages(im: Image.Image) -> int:
+    # Pages flagged as reduced-resolution (thumbnails, previews) are not photos of their own.
+    pages = 0
+    for index in range(im.n_frames):
+        im.seek(index)
+        pages += not (int(im.tag_v2.get(_SUBFILE_TYPE, 0) or 0) & 1)
+    im.seek(0)
+    return pages
+
+
+def _unrecognised(path: Path) -> str:
+    # Pillow knows no mode for float colour, 5-channel or other exotic TIFFs; tifffile can say what they hold.
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages.first
+                samples, dtype = page.samplesperpixel, page.dtype
+        except Exception as exc:  # tifffile's own TiffFileError, or struct/index errors on a broken file
+            return f"not a readable TIFF ({exc})"
+        return (
+            f"TIFF with {samples} channel(s) of {dtype} samples is not supported; "
+            "save it as 8- or 16-bit grey, RGB or RGBA"
+        )
+    return "not an image file (format not recognised)"
 
 
 def _is_16bit_colour(im: Image.Image) -> bool:
@@ -130,14 +221,19 @@ def _read_tiff16(path: Path, im: Image.Image) -> np.ndarray:
 
 def _cmyk_to_rgb(im: Image.Image, meta: Metadata) -> tuple[np.ndarray, Metadata]:
     # With a CMYK profile the conversion is colour-managed and the output is
-    # tagged sRGB; without one Pillow's plain formula is all there is.
+    # tagged sRGB; without one, or with one LittleCMS cannot use, Pillow's
+    # plain formula is all there is.
     if meta.icc_profile and metadata.icc_colour_space(meta.icc_profile) == "CMYK":
         from PIL import ImageCms
 
         srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-        source = ImageCms.ImageCmsProfile(io.BytesIO(meta.icc_profile))
-        rgb = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
-        return np.asarray(rgb), replace(meta, icc_profile=srgb.tobytes())
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(meta.icc_profile))
+            rgb = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass
+        else:
+            return np.asarray(rgb), replace(meta, icc_profile=srgb.tobytes())
     return np.asarray(im.convert("RGB")), replace(meta, icc_profile=None)
 
 

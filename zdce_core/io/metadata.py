@@ -9,9 +9,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from PIL import Image
+from PIL import ExifTags, Image
 
 ORIENTATION_TAG = 0x0112
+# The first-directory tags that describe a photo rather than how its pixels
+# are stored. A TIFF's getexif() is its whole first directory (size, bit depth,
+# photometric, colour map, strip offsets, ...), and a JPEG's can hold a stale
+# size or resolution: carrying those over the writer's own tags makes files
+# nothing can open. DPI and ICC travel in their own fields.
+_DESCRIPTIVE_TAGS = frozenset(
+    {
+        0x010D,  # DocumentName
+        0x010E,  # ImageDescription
+        0x010F,  # Make
+        0x0110,  # Model
+        ORIENTATION_TAG,
+        0x011D,  # PageName
+        0x0131,  # Software
+        0x0132,  # DateTime
+        0x013B,  # Artist
+        0x013C,  # HostComputer
+        0x4746,  # Rating
+        0x4749,  # RatingPercent
+        0x8298,  # Copyright
+        0x83BB,  # IPTC
+        0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F,  # XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject
+    }
+)
+_SUB_DIRECTORIES = (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)
 # Output formats Pillow can embed each piece of metadata in.
 _EXIF_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
 _ICC_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
@@ -52,13 +77,16 @@ class Metadata:
 
 
 def extract(im: Image.Image) -> Metadata:
-    """Read the metadata of an opened (not necessarily decoded) Pillow image."""
-    exif = im.getexif()
-    orientation = int(exif.get(ORIENTATION_TAG, 1) or 1)
-    if orientation not in range(1, 9):
-        orientation = 1
-    if ORIENTATION_TAG in exif:
-        exif[ORIENTATION_TAG] = 1
+    """Read the metadata of an opened (not necessarily decoded) Pillow image.
+
+    Only the descriptive EXIF fields are kept (camera, dates, author, the
+    Exif and GPS directories), never the tags that describe how the source
+    stored its pixels; fields that cannot be written back (malformed values)
+    are dropped one by one rather than failing the photo.
+    """
+    source = im.getexif()
+    orientation = _orientation(source.get(ORIENTATION_TAG))
+    exif = _descriptive(source)
     dpi = im.info.get("dpi")
     subsampling = None
     if im.format == "JPEG":
@@ -69,13 +97,59 @@ def extract(im: Image.Image) -> Metadata:
     compression = im.info.get("compression") if im.format == "TIFF" else None
     return Metadata(
         format=im.format or "",
-        exif=exif.tobytes() if len(exif) else None,
+        exif=exif,
         icc_profile=im.info.get("icc_profile") or None,
         dpi=(float(dpi[0]), float(dpi[1])) if dpi and dpi[0] and dpi[1] else None,
         jpeg_subsampling=subsampling,
         tiff_compression=compression if compression in _LOSSLESS_TIFF else None,
         orientation=orientation,
     )
+
+
+def _orientation(value: object) -> int:
+    # Some writers store the tag as text ("6") or as a one-item sequence; anything else means upright.
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    try:
+        number = int(str(value).strip("\0 ")) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        return 1
+    return number if number in range(1, 9) else 1
+
+
+def _serialise(fields: dict[int, object]) -> bytes | None:
+    exif = Image.Exif()
+    for tag, value in fields.items():
+        exif[tag] = value
+    return exif.tobytes() if len(exif) else None
+
+
+def _descriptive(source: Image.Exif) -> bytes | None:
+    """The descriptive part of ``source`` as an EXIF block, orientation reset to 1."""
+    fields: dict[int, object] = {tag: source[tag] for tag in source if tag in _DESCRIPTIVE_TAGS}
+    for tag in _SUB_DIRECTORIES:
+        if tag in source:
+            try:
+                directory = source.get_ifd(tag)
+            except Exception:  # a directory pointer to nowhere: leave the directory out
+                continue
+            if directory:
+                fields[tag] = dict(directory)
+    if ORIENTATION_TAG in fields:
+        fields[ORIENTATION_TAG] = 1
+    try:
+        return _serialise(fields)
+    except Exception:  # Pillow raises struct.error, TypeError, ValueError... for a value it cannot pack
+        kept = {}
+        for tag, value in fields.items():
+            try:
+                _serialise({tag: value})
+            except Exception:
+                continue
+            kept[tag] = value
+        return _serialise(kept)
 
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:

@@ -198,7 +198,10 @@ def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path,
     for path in first:
         read_photo(path)  # complete, decodable files only
 
+    # What a kill mid-write leaves, named as the killed process names its temporaries.
+    (out / f".grey.png.{proc.pid}-abcdefgh.part").write_bytes(b"half a photo")
     resumed = zdce_here(capsys, "batch", mixed, "-o", out, "-r", "--skip-existing", "--json")
+    assert not list(out.rglob("*.part")), "the rerun did not remove the killed run's temporary file"
     assert resumed.returncode == 1, resumed.stderr
     summary = json.loads(resumed.stdout)
     assert summary["skipped"] == len(first)
@@ -207,8 +210,13 @@ def test_interrupted_run_resumes_with_skip_existing(mixed: Path, tmp_path: Path,
     assert {str(p.relative_to(out)) for p in visible_outputs()} == GOOD
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_ctrl_c_reports_what_was_written(mixed: Path, tmp_path: Path, workers: str) -> None:
+@pytest.mark.parametrize(
+    ("workers", "signum", "status"),
+    [("1", signal.SIGINT, 130), ("2", signal.SIGINT, 130), ("1", signal.SIGTERM, 143)],
+    ids=["ctrl-c", "ctrl-c-2-workers", "sigterm"],
+)
+def test_ctrl_c_reports_what_was_written(mixed: Path, tmp_path: Path, workers: str, signum: int, status: int) -> None:
+    # SIGTERM (timeout, systemd, kill) is handled like Ctrl-C: finish, report, leave no temporary file.
     out = tmp_path / "out"
     args = [sys.executable, "-m", "zdce_core", "batch", str(mixed), "-o", str(out), "-r", "--workers", workers, "--json"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -217,9 +225,9 @@ def test_ctrl_c_reports_what_was_written(mixed: Path, tmp_path: Path, workers: s
         if out.exists() and any(not p.name.startswith(".") for p in out.rglob("*") if p.is_file()):
             break
         time.sleep(0.005)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == status, stderr
     assert "stopping after the photos in progress" in stderr
     summary = json.loads(stdout)
     assert summary["interrupted"] is True

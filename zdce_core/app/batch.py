@@ -3,26 +3,29 @@
 :func:`plan` expands files, folders and globs into jobs and refuses any plan
 that would write over an input; :func:`run` processes the jobs (optionally
 several at a time, so one photo's decode and encode overlap another's
-enhancement) and reports one :class:`Result` per file. A file that cannot be
-read or written fails on its own; the rest of the batch goes on.
+enhancement) and reports one :class:`Result` per file. Whatever one photo
+raises is that photo's failure, reported with its path; the rest of the
+batch goes on. :func:`process` does one photo on its own.
+
+Nothing here prints or installs signal handlers: the command layer owns the
+process and passes a ``stop`` event that :func:`run` checks between photos.
 """
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
-import signal
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image
+
+from ..io.atomic import remove_stale
 
 if TYPE_CHECKING:  # the engine and photo I/O load with the first photo: `zdce --help` stays quick
     from ..maths.network import Network
@@ -93,16 +96,31 @@ def _is_visible(path: Path, base: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(base).parts)
 
 
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop: it stands for itself
+        return path.absolute()
+
+
 def _outside(path: Path, exclude: Path | None, base: Path) -> bool:
     # Only an output folder below the input folder is left out; the same folder (with --suffix) is not.
-    return exclude is None or exclude == base.resolve() or not path.resolve().is_relative_to(exclude)
+    return exclude is None or exclude == _real(base) or not _real(path).is_relative_to(exclude)
+
+
+def _is_candidate(path: Path, recursive: bool) -> bool:
+    # Everything that is not a folder counts (FIFOs, broken links and loops are reported, not
+    # silently dropped); a folder named like a photo is reported too unless --recursive enters it.
+    if path.is_dir():
+        return not recursive and path.suffix.lower() in IMAGE_SUFFIXES
+    return True
 
 
 def _walk(folder: Path, recursive: bool, exclude: Path | None) -> Iterable[Path]:
     # ``exclude`` is the output folder: a rerun must not pick up earlier outputs.
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     for path in sorted(candidates):
-        if path.is_file() and _is_visible(path, folder) and _outside(path, exclude, folder):
+        if _is_candidate(path, recursive) and _is_visible(path, folder) and _outside(path, exclude, folder):
             yield path
 
 
@@ -121,19 +139,19 @@ def _expand(spec: str, recursive: bool, exclude: Path | None) -> tuple[list[tupl
         if not found:
             return [], [Result(path, None, FAILED, "folder holds no files" + ("" if recursive else " (try --recursive)"))]
         return found, []
-    if path.is_file():
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            reason = f"unsupported file type {path.suffix!r}; supported: {' '.join(IMAGE_SUFFIXES)}"
-            return [], [Result(path, None, FAILED, reason)]
-        return [(path, path.parent)], []
-    if glob.has_magic(spec):
+    if glob.has_magic(spec) and not os.path.lexists(path):
         base = _glob_base(spec)
         matches = sorted(Path(m) for m in glob.glob(spec, recursive=recursive))
-        found = [(m, base) for m in matches if m.is_file() and _outside(m, exclude, base)]
+        found = [(m, base) for m in matches if not m.is_dir() and _outside(m, exclude, base)]
         if not found:
             return [], [Result(path, None, FAILED, "no files match this pattern")]
         return found, []
-    return [], [Result(path, None, FAILED, "no such file or folder")]
+    if not os.path.lexists(path):
+        return [], [Result(path, None, FAILED, "no such file or folder")]
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        reason = f"unsupported file type {path.suffix!r}; supported: {' '.join(IMAGE_SUFFIXES)}"
+        return [], [Result(path, None, FAILED, reason)]
+    return [(path, path.parent)], []
 
 
 def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix: str = "") -> Plan:
@@ -151,8 +169,10 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
         inputs would share one output. An input whose output would be another
         input file is skipped, never written over.
     """
+    from ..io.images import file_problem
+
     outdir = Path(outdir)
-    out_real = outdir.resolve()
+    out_real = _real(outdir)
     result = Plan()
     pairs: list[tuple[Path, Path]] = []
     for spec in inputs:
@@ -160,39 +180,48 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
         pairs += found
         result.settled += refused
     if not suffix:
-        for base in sorted({b.resolve() for _, b in pairs}):
+        for base in sorted({_real(b) for _, b in pairs}):
             if base == out_real:
                 raise ValueError(
                     f"output folder {outdir} is an input folder; choose another folder, "
                     f"or give --suffix (e.g. --suffix _enhanced) to write beside the originals"
                 )
     # Every file found counts as an input, including earlier outputs that are skipped below.
-    inputs_found = {f.resolve() for f, _ in pairs}
+    inputs_found = {_real(f) for f, _ in pairs}
     claimed: dict[Path, Path] = {}
     for source, base in pairs:
         rel = source.relative_to(base)
         if source.suffix.lower() not in IMAGE_SUFFIXES:
             result.settled.append(Result(source, None, SKIPPED, "not a supported image type"))
             continue
+        problem = file_problem(source)
+        if problem:
+            status = SKIPPED if source.is_dir() else FAILED
+            result.settled.append(Result(source, None, status, problem))
+            continue
         target = outdir / rel.parent / f"{rel.stem}{suffix}{rel.suffix}"
-        real = target.resolve()
-        if suffix and source.stem.endswith(suffix) and real.parent == source.resolve().parent:
+        real = _real(target)
+        if suffix and source.stem.endswith(suffix) and real.parent == _real(source).parent:
             # Outputs go beside the inputs: this one is most likely an earlier run's output.
             result.settled.append(Result(source, None, SKIPPED, f"name ends with the output suffix {suffix!r}"))
             continue
         if real in inputs_found:
             result.settled.append(Result(source, target, SKIPPED, f"output {target} would overwrite an input file"))
             continue
-        if real in claimed and claimed[real] != source.resolve():
+        if real in claimed and claimed[real] != _real(source):
             raise ValueError(f"{claimed[real]} and {source} would both be written to {target}")
         if real not in claimed:
-            claimed[real] = source.resolve()
+            claimed[real] = _real(source)
             result.jobs.append(Job(source, target))
     return result
 
 
 def process(job: Job, settings: Settings) -> Result:
-    """Read, enhance and write one photo; a failure becomes a failed :class:`Result`."""
+    """Read, enhance and write one photo; whatever it raises becomes a failed :class:`Result`.
+
+    Only an interrupt (KeyboardInterrupt, SystemExit) goes through: it is the
+    user's, not the photo's.
+    """
     from .. import enhance
     from ..io.images import read_photo, write_photo
 
@@ -210,8 +239,10 @@ def process(job: Job, settings: Settings) -> Result:
         )
         job.target.parent.mkdir(parents=True, exist_ok=True)
         write_photo(job.target, out, photo.metadata, quality=settings.quality, subsampling=settings.subsampling)
-    except (OSError, ValueError, TypeError, RuntimeError, MemoryError) as exc:
+    except Exception as exc:  # the per-photo boundary: one photo never stops a batch
         reason = str(exc) or type(exc).__name__
+        if not isinstance(exc, (OSError, ValueError)):
+            reason = f"{type(exc).__name__}: {reason}"  # not one of ours: say what kind of failure it was
         reason = reason.removeprefix(f"{job.source}: ")
         return Result(job.source, job.target, FAILED, reason, time.perf_counter() - start)
     return Result(job.source, job.target, DONE, "", time.perf_counter() - start)
@@ -225,25 +256,24 @@ def run(
     skip_existing: bool = False,
     dry_run: bool = False,
     report: Callable[[Result], None] = lambda result: None,
+    stop: threading.Event | None = None,
 ) -> list[Result]:
     """Process ``jobs``; call ``report`` as each one finishes; return every result.
 
     With ``workers`` > 1 that many photos are in flight at once, each engine
     call getting an equal share of the cores, so reading and writing one
-    photo overlaps enhancing another.
+    photo overlaps enhancing another. Temporaries left in the output folders
+    by killed earlier runs are removed first.
 
-    Raises
-    ------
-    KeyboardInterrupt
-        After a first Ctrl-C (when called from the main thread), once the
-        photos in progress are finished and reported; no new one is started.
-        A second Ctrl-C interrupts at once; atomic writes still leave no
-        half-written output.
+    Once ``stop`` is set (by the caller's Ctrl-C or SIGTERM handler), no new
+    photo is started; those in progress are finished and reported, and the
+    results so far are returned. Jobs never started have no result.
     """
     from ..threads import available_cores
 
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    stop = stop or threading.Event()
     results: list[Result] = []
 
     def settle(result: Result) -> None:
@@ -260,40 +290,18 @@ def run(
             pending.append(job)
     if not pending:
         return results
+    for folder in sorted({job.target.parent for job in pending}):
+        remove_stale(folder)
     if settings.threads is None:
         settings = replace(settings, threads=max(1, available_cores() // workers))
-    with _first_interrupt_stops() as stop:
-        if workers == 1:
-            for job in pending:
-                if stop.is_set():
-                    break
-                settle(process(job, settings))
-        else:
-            _run_parallel(pending, settings, workers, settle, stop)
-    if stop.is_set():
-        raise KeyboardInterrupt
+    if workers == 1:
+        for job in pending:
+            if stop.is_set():
+                break
+            settle(process(job, settings))
+    else:
+        _run_parallel(pending, settings, workers, settle, stop)
     return results
-
-
-@contextlib.contextmanager
-def _first_interrupt_stops() -> Iterator[threading.Event]:
-    # A Ctrl-C raised at an arbitrary point could lose the report of a photo
-    # already written; a flag checked between photos cannot.
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def first(signum, frame) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("zdce batch: stopping after the photos in progress (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _run_parallel(

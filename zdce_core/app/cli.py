@@ -28,16 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .signals import exit_status, sigterm_interrupts
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with sigterm_interrupts():
+            return args.func(args)
     except (ValueError, OSError) as exc:
         # Our own errors already name the file or argument: one line, no traceback.
         print(f"zdce {args.command}: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into one
         print(f"zdce {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return exit_status(exc)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from PIL import Image
-
 from .. import batch
 from ...io.metadata import SUBSAMPLING
-from .options import add_engine_options, bounded, engine_settings
+from ..console import quiet_decoders
+from ..signals import exit_status, stop_on_signals
+from .options import add_engine_options, add_max_pixels_option, bounded, engine_settings
 
 
 def register(subparsers) -> None:
@@ -21,7 +21,8 @@ def register(subparsers) -> None:
         description=(
             "Enhance every photo named by INPUT (files, folders, quoted globs such as 'shots/*.jpg') into "
             "OUTDIR, keeping names, formats, bit depth, alpha, EXIF, ICC profile and DPI. Inputs are never "
-            "written over. Exit status: 0 when nothing failed, 1 when any file failed, 2 on a usage error."
+            "written over. Exit status: 0 when nothing failed, 1 when any file failed, 2 on a usage error, "
+            "130 after Ctrl-C, 143 after SIGTERM."
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob")
@@ -38,13 +39,7 @@ def register(subparsers) -> None:
         default="keep",
         help="JPEG chroma subsampling; keep = the source JPEG's, 4:2:0 for other sources (default keep)",
     )
-    p.add_argument(
-        "--max-pixels",
-        type=bounded(1, None),
-        default=Image.MAX_IMAGE_PIXELS,
-        metavar="N",
-        help=f"fail images with more pixels than this, before decoding (default {Image.MAX_IMAGE_PIXELS})",
-    )
+    add_max_pixels_option(p)
     out = p.add_mutually_exclusive_group()
     out.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -103,23 +98,27 @@ def run(args: argparse.Namespace) -> int:
         results.append(result)
         reporter(result)
 
-    interrupted = False
+    status = None
     try:
-        batch.run(
-            planned.jobs,
-            settings,
-            workers=args.workers,
-            skip_existing=args.skip_existing,
-            dry_run=args.dry_run,
-            report=report,
-        )
-    except KeyboardInterrupt:
-        interrupted = True
+        with quiet_decoders(), stop_on_signals("batch") as (stop, received):
+            batch.run(
+                planned.jobs,
+                settings,
+                workers=args.workers,
+                skip_existing=args.skip_existing,
+                dry_run=args.dry_run,
+                report=report,
+                stop=stop,
+            )
+        if received:
+            status = exit_status(received[0])
+    except KeyboardInterrupt as exc:  # the second Ctrl-C or SIGTERM
+        status = exit_status(exc)
     finally:
         reporter.close()
-    _print_summary(results, args, interrupted)
-    if interrupted:
-        return 130
+    _print_summary(results, args, interrupted=status is not None)
+    if status is not None:
+        return status
     return 1 if any(r.status == batch.FAILED for r in results) else 0
 
 

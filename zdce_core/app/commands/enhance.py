@@ -7,8 +7,10 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from ...io.atomic import remove_stale
 from ..batch import FAILED, Job, process
-from .options import add_engine_options, engine_settings
+from ..console import quiet_decoders
+from .options import add_engine_options, add_max_pixels_option, engine_settings
 
 
 def sample_photo() -> Path:
@@ -26,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", help="where to write; the format follows the extension (default IN_enhanced.EXT)")
     p.add_argument("--sample", action="store_true", help="enhance the bundled sample photo into the current folder")
     add_engine_options(p)
+    add_max_pixels_option(p)
     p.set_defaults(func=run)
 
 
@@ -37,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else default_dir / f"{source.stem}_enhanced{source.suffix}"
     if target.exists() and target.resolve() == source.resolve():
         raise ValueError(f"{target}: refusing to overwrite the input; choose another --output")
-    result = process(Job(source, target), engine_settings(args))
+    settings = engine_settings(args, max_pixels=args.max_pixels)
+    remove_stale(target.parent)
+    with quiet_decoders():
+        result = process(Job(source, target), settings)
     if result.status == FAILED:
         print(f"zdce enhance: {source}: {result.reason}", file=sys.stderr)
         return 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from PIL import Image
+
 from ... import params
 from ..batch import Settings
 
@@ -66,6 +68,17 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
     p.add_argument("--model", type=Path, metavar="FILE",
                    help="weights instead of the bundled model: .npz (zdce export) or .pt (zdce train; needs torch)")
+
+
+def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
+    """``--max-pixels``: the decompression-bomb limit, checked from the header before decoding."""
+    p.add_argument(
+        "--max-pixels",
+        type=bounded(1, None),
+        default=Image.MAX_IMAGE_PIXELS,
+        metavar="N",
+        help=f"fail images with more pixels than this, before decoding (default {Image.MAX_IMAGE_PIXELS})",
+    )
 
 
 def engine_settings(args: argparse.Namespace, **output) -> Settings:

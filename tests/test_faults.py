@@ -259,6 +259,18 @@ def test_batch_over_the_corpus(corpus, tmp_path: Path) -> None:
     assert usage.ru_maxrss * 1024 < BATCH_PEAK_LIMIT, f"peak memory {usage.ru_maxrss >> 10} MiB"
 
 
+def test_one_bad_photo_never_stops_a_batch(corpus, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # A malformed tag used to raise struct.error out of the batch, a rotated TIFF SystemError.
+    folder = corpus[0]
+    names = ["malformed_tag.tif", "rotated6.tif", "corrupt.png", "palette.tif", "-starts-with-dash.jpg"]
+    capsys.readouterr()
+    code = zdce_main(["batch", *(str(folder / n) for n in names), "-o", str(tmp_path), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert (summary["done"], summary["failed"]) == (4, 1)
+    assert [Path(r["source"]).name for r in summary["results"] if r["status"] == "failed"] == ["corrupt.png"]
+
+
 def test_enhance_command_over_the_corpus(corpus, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     folder, good, bad, _, before = corpus
     for name, expected in {**good, **bad}.items():
@@ -353,7 +365,7 @@ def _images(draw) -> tuple[np.ndarray, int | None]:
 
 
 @seed(20260)
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     case=_images(),
     steps=st.integers(1, 8),

@@ -315,7 +315,7 @@ def _save(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
 
 
 def _write_16bit_colour(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
-    # Pillow cannot hold 16-bit RGB: PNG goes through our own encoder, TIFF through tifffile.
+    # Pillow cannot hold 16-bit RGB: PNG goes through png16 (libpng), TIFF through tifffile.
     if fmt == "PNG":
         from . import png16
 

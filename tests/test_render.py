@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from zdce_core.maths.denoise import noise_filter
 from zdce_core.maths.estimate import estimate_curve_maps
-from zdce_core.maths.network import Network
+from zdce_core.maths.network import SHAPES, Network
 from zdce_core.maths.render import render
 from zdce_core.maths.resample import box_reduce, reduction_factor
 from zdce_core.training.curves import apply_curves
@@ -49,6 +49,7 @@ def reference(rgb: np.ndarray, maps: np.ndarray, steps: int, strength: float) ->
 
 
 def test_network_equals_torch_dcenet(model, net):
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == SHAPES  # one architecture, two runtimes
     x = np.random.default_rng(1).random((37, 53, 3), dtype=np.float32)
     with torch.inference_mode():
         want = model(torch.from_numpy(x).permute(2, 0, 1)[None])[0].numpy()

@@ -24,14 +24,15 @@ LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7")
 FEATURES = 32
 """Channels of every hidden layer."""
 
-SHAPES: dict[str, tuple[int, ...]] = {}
+_CHANNELS = [(3, FEATURES)] + [(FEATURES, FEATURES)] * 3 + [(2 * FEATURES, FEATURES)] * 2 + [(2 * FEATURES, 3 * MAX_STEPS)]
+"""(in, out) channels per layer; the last three take skip concatenations."""
+
+SHAPES: dict[str, tuple[int, ...]] = {
+    key: shape
+    for name, (cin, cout) in zip(LAYERS, _CHANNELS)
+    for key, shape in ((f"{name}.weight", (cout, cin, 3, 3)), (f"{name}.bias", (cout,)))
+}
 """Every checkpoint key and the shape DCE-Net gives it (torch's ``(out, in, 3, 3)`` kernels)."""
-for _name, (_cin, _cout) in zip(
-    LAYERS,
-    [(3, FEATURES)] + [(FEATURES, FEATURES)] * 3 + [(2 * FEATURES, FEATURES)] * 2 + [(2 * FEATURES, 3 * MAX_STEPS)],
-):
-    SHAPES[f"{_name}.weight"] = (_cout, _cin, 3, 3)
-    SHAPES[f"{_name}.bias"] = (_cout,)
 
 _CHUNK_FLOATS = 1 << 22
 """Most float32 values of one im2col block (16 MB), so large inputs stay bounded."""

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     source, target = argv
     try:
+        from zdce_core.threads import configure_command_process
+
+        configure_command_process()  # before NumPy loads
         options = settings(os.environ)
         from zdce_core import enhance
         from zdce_core.io.images import read_photo, write_photo

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
-# Before torch loads OpenMP: spinning threads waiting for work cost 2-4x the CPU
-# on a busy machine (measured with benchmarks/batch_workers.py); a command-line
-# process is ours to configure, a library user's process is not.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from ..threads import configure_command_process
+
+# Before NumPy or torch loads: their thread pools read the environment once.
+configure_command_process()
 
 # Each module has ``register(subparsers)`` that adds its parser and sets ``func``.
 COMMANDS = ("enhance", "train", "runs", "export", "compare", "hostbridge", "batch", "plugins")

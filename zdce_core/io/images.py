@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import os
 import stat
 from dataclasses import dataclass, replace
@@ -23,6 +24,13 @@ _SPECIAL_FILES = (
     (stat.S_ISBLK, "a block device"),
 )
 _SUBFILE_TYPE, _SAMPLES_PER_PIXEL = 254, 277  # TIFF tags
+
+# imagecodecs logs libpng's warnings (one for every interlaced file, one for
+# trailing data) and tifffile its complaints about damaged tags; with no
+# logging configured Python would print them. A NullHandler stops only that
+# last resort: an application's own handlers still receive the records.
+for _logger in ("imagecodecs", "tifffile"):
+    logging.getLogger(_logger).addHandler(logging.NullHandler())
 
 
 class ImageReadError(ValueError):
@@ -171,6 +179,8 @@ def _unrecognised(path: Path) -> str:
                 samples, dtype = page.samplesperpixel, page.dtype
         except Exception as exc:  # tifffile's own TiffFileError, or struct/index errors on a broken file
             return f"not a readable TIFF ({exc})"
+        if dtype in (np.uint8, np.uint16) and samples <= 4:
+            return "not a readable TIFF (damaged tags, or a layout Pillow cannot decode)"
         return (
             f"TIFF with {samples} channel(s) of {dtype} samples is not supported; "
             "save it as 8- or 16-bit grey, RGB or RGBA"

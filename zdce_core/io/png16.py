@@ -9,7 +9,6 @@ lines of the specification stay here; reading them is Pillow's job.
 
 from __future__ import annotations
 
-import logging
 import struct
 import zlib
 
@@ -17,11 +16,6 @@ import imagecodecs
 import numpy as np
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# imagecodecs logs libpng's warnings (one for every interlaced file, one for
-# trailing data); with no logging configured Python would print them. A
-# NullHandler only stops that last resort: an application's own handlers
-# still receive them.
-logging.getLogger("imagecodecs").addHandler(logging.NullHandler())
 _IHDR_END = len(SIGNATURE) + 8 + 13 + 4
 
 

@@ -74,6 +74,17 @@ def remove_stale(folder: str | os.PathLike) -> list[Path]:
 
     Only files named like :func:`atomic_path`'s, whose process is gone, are
     touched; a missing folder has none.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with atomic_path(folder / "photo.jpg") as tmp:
+    ...     _ = tmp.write_bytes(b"...")
+    ...     remove_stale(folder)  # our own temporary: this process is alive
+    []
+    >>> sorted(p.name for p in folder.iterdir())
+    ['photo.jpg']
     """
     removed = []
     try:

@@ -118,6 +118,13 @@ def file_problem(path: Path) -> str | None:
     """Why ``path`` cannot hold a photo (missing, broken link, loop, FIFO, folder), or ``None``.
 
     Checked without opening it: opening a FIFO would wait for a writer.
+
+    Examples
+    --------
+    >>> file_problem(Path("/no/such/folder/IMG_0001.jpg"))
+    'no such file'
+    >>> file_problem(Path("/"))
+    'is a folder, not a photo'
     """
     try:
         info = path.stat()

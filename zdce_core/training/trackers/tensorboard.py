@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from ...adapters.hookspecs import TrackerInfo, hookimpl
@@ -32,6 +31,8 @@ class TensorBoardTracker(Tracker):
 
     def log_sample(self, epoch: int, path: Path) -> None:
         with Image.open(path) as im:
+            import numpy as np  # not at import: `zdce plugins` loads this module to list it
+
             self._writer.add_image("samples", np.asarray(im.convert("RGB")), global_step=epoch, dataformats="HWC")
         self._writer.flush()
 

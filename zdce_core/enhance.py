@@ -208,7 +208,7 @@ def enhance(
         grows with it. ``'auto'`` (default) applies the network's curve as one
         grey curve, strongly to dark photos and not at all to well-exposed
         ones or to regions that are already bright (see
-        :mod:`zdce_core.exposure`).
+        :mod:`zdce_core.maths.exposure`).
     denoise : bool, optional
         Suppress the sensor noise the curves amplify, in proportion to the
         gain applied in each region (default). Well-lit regions, where the

@@ -8,5 +8,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c scripts/constraints.txt -e ".[train,test,mlflow,tensorboard,wandb]"
+.venv/bin/python -m pip install --quiet -c scripts/constraints.txt -e ".[train,test,mlflow,tensorboard,wandb,dask]"
 echo "zdce is set up: .venv/bin/zdce --help"

@@ -91,6 +91,10 @@ class Plan:
     settled: list[Result] = field(default_factory=list)
 
 
+#: Runs jobs somewhere else than this process: see :func:`run`'s ``execute``.
+Executor = Callable[[Sequence[Job], Settings, Callable[[Result], None], threading.Event], None]
+
+
 def _is_visible(path: Path, base: Path) -> bool:
     # Hidden files include the ".NAME.part" temporaries of interrupted atomic writes.
     return not any(part.startswith(".") for part in path.relative_to(base).parts)
@@ -257,13 +261,18 @@ def run(
     dry_run: bool = False,
     report: Callable[[Result], None] = lambda result: None,
     stop: threading.Event | None = None,
+    execute: Executor | None = None,
 ) -> list[Result]:
     """Process ``jobs``; call ``report`` as each one finishes; return every result.
 
     With ``workers`` > 1 that many photos are in flight at once, each engine
     call getting an equal share of the cores, so reading and writing one
     photo overlaps enhancing another. Temporaries left in the output folders
-    by killed earlier runs are removed first.
+    by killed earlier runs are removed first. ``execute`` runs the jobs left
+    after ``skip_existing`` elsewhere instead (``zdce batch --cluster``): it is
+    called as ``execute(jobs, settings, settle, stop)``, must call ``settle``
+    with each result and return once ``stop`` is set and the photos in
+    progress are settled.
 
     Once ``stop`` is set (by the caller's Ctrl-C or SIGTERM handler), no new
     photo is started; those in progress are finished and reported, and the
@@ -294,7 +303,9 @@ def run(
         remove_stale(folder)
     if settings.threads is None:
         settings = replace(settings, threads=max(1, available_cores() // workers))
-    if workers == 1:
+    if execute is not None:
+        execute(pending, settings, settle, stop)
+    elif workers == 1:
         for job in pending:
             if stop.is_set():
                 break

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import batch
+from ...io import urls
 from ...io.metadata import SUBSAMPLING
 from ..console import quiet_decoders
 from ..signals import exit_status, stop_on_signals
@@ -25,13 +26,19 @@ def register(subparsers) -> None:
             "130 after Ctrl-C, 143 after SIGTERM."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob")
-    p.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for the results")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob (or a file:// URL of one)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results (or its file:// URL)")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (and ** in globs), keeping the structure")
     p.add_argument("--suffix", default="", help="add this before the extension (needed when OUTDIR is an input folder)")
     p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist (resume an interrupted run)")
     p.add_argument("--dry-run", action="store_true", help="list what would be written, write nothing")
     p.add_argument("--workers", type=bounded(1, 64), default=1, metavar="N", help="photos in flight at once (default 1)")
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: a scheduler address (tcp://HOST:8786) or local:N for N worker processes "
+        "here; needs pip install 'zdce[dask]'",
+    )
     add_engine_options(p)
     p.add_argument(
         "--subsampling",
@@ -81,7 +88,9 @@ class _Reporter:
 
 
 def run(args: argparse.Namespace) -> int:
-    planned = batch.plan(args.inputs, args.output, recursive=args.recursive, suffix=args.suffix)
+    execute = _cluster_executor(args.cluster) if args.cluster else None
+    inputs = [urls.local_path(spec) for spec in args.inputs]
+    planned = batch.plan(inputs, Path(urls.local_path(args.output)), recursive=args.recursive, suffix=args.suffix)
     settings = engine_settings(
         args,
         subsampling=None if args.subsampling == "keep" else args.subsampling,
@@ -109,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 report=report,
                 stop=stop,
+                execute=execute,
             )
         if received:
             status = exit_status(received[0])
@@ -120,6 +130,14 @@ def run(args: argparse.Namespace) -> int:
     if status is not None:
         return status
     return 1 if any(r.status == batch.FAILED for r in results) else 0
+
+
+def _cluster_executor(address: str) -> batch.Executor:
+    try:
+        from .. import cluster
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    return cluster.executor(address)
 
 
 def _print_summary(results: list[batch.Result], args: argparse.Namespace, interrupted: bool) -> None:

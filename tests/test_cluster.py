@@ -225,3 +225,19 @@ def test_without_the_dask_extra_the_error_names_the_install_command(
     result = zdce_here(capsys, "batch", tmp_path / "in", "-o", tmp_path / "out", "--cluster", "local:2")
     assert result.returncode == 2
     assert result.stderr.strip() == "zdce batch: --cluster needs Dask distributed; install it with: pip install 'zdce[dask]'"
+
+
+def test_file_urls_name_local_folders_and_other_protocols_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    photos = _photos(tmp_path / "night shots", 2)
+    out = tmp_path / "out"
+    result = zdce_here(capsys, "batch", (tmp_path / "night shots").as_uri(), "-o", out.as_uri(), "-q")
+    assert result.returncode == 0, result.stderr
+    assert _visible(out) == {p.name for p in photos}
+    refused = zdce_here(capsys, "batch", "s3://archive/night", "-o", out)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "zdce batch: s3://archive/night: s3:// URLs are not read directly; mount the bucket as a folder "
+        "(s3fs, gcsfuse, ...) or copy the photos to a folder the workers share"
+    ]

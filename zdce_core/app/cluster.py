@@ -62,7 +62,7 @@ class Engine(distributed.WorkerPlugin):
 
     Parameters
     ----------
-    model : DCENet or None
+    model : Network or None
         Weights the client loaded (``--model``), sent once with the plugin;
         ``None`` loads the bundled model on the worker.
     """

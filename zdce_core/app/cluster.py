@@ -196,6 +196,10 @@ def _run(
             if not ready:
                 stop.wait(POLL_SECONDS)
             for future in ready:
+                if future.status not in ("finished", "error", "cancelled"):
+                    # Finished, then lost with its worker before we read it: it is being redone.
+                    finished.add(future)
+                    continue
                 remaining.discard(future)
                 result = _result(future, job_of[future])
                 # Released, a result is no longer held by its worker, so a worker lost later is

@@ -153,10 +153,11 @@ def train(
             _call(callbacks, "on_batch_end", epoch + 1, b + 1, batches)
         history.append({"epoch": epoch + 1, **{k: float(v) / batches for k, v in sums.items()}})
         bar.set_postfix(loss=f"{history[-1]['total']:.4f}")
+        metrics = {k: v for k, v in history[-1].items() if k != "epoch"}
+        # Callbacks first: one interrupted there leaves the epoch unsaved, so a resume repeats it for them too.
+        _call(callbacks, "on_epoch_end", epoch + 1, {**metrics, "seconds": time.perf_counter() - started}, model)
         _save_state(state_path, model, optimiser, epoch + 1, history, config)
         _write_csv(output.with_suffix(".csv"), history)
-        metrics = {k: v for k, v in history[-1].items() if k != "epoch"}
-        _call(callbacks, "on_epoch_end", epoch + 1, {**metrics, "seconds": time.perf_counter() - started}, model)
     bar.close()
 
     weights = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}

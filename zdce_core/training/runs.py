@@ -171,7 +171,7 @@ def network(model) -> object:
 
 def sample_columns(model) -> dict:
     """The sheet columns of a run: the baseline and ``model`` (a ``Network``) at 4 and 8 steps."""
-    from ..enhance import enhance
+    from .. import enhance  # the package name: importing the submodule would shadow the function
 
     return {
         "original": lambda rgb: rgb,
@@ -323,7 +323,7 @@ class RunRecorder:
     # -- helpers ---------------------------------------------------------------------
 
     def _measure(self, model) -> dict[str, float]:
-        from ..enhance import enhance
+        from .. import enhance  # the package name: importing the submodule would shadow the function
 
         results = [enhance(rgb, steps=8, model=model, dtype=np.uint8) for rgb in self._thumbnails]
         return image_measures(self._thumbnails, results) if results else {}
@@ -394,6 +394,7 @@ def model_card(config: dict, history: list[dict[str, float]]) -> str:
         "",
         "```sh",
         f"zdce batch PHOTOS... -o OUTDIR --model {config.get('output', 'model.pt')}",
+        f"ZDCE_MODEL={config.get('output', 'model.pt')} gimp    # GIMP, darktable, ImageMagick: the engine they start uses it",
         "```",
         "",
         "Sample sheets of the validation photos (original | autocontrast | zdce steps 4 | zdce steps 8) are in `samples/`.",

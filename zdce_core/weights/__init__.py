@@ -147,9 +147,15 @@ def save_npz(state: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
             np.savez_compressed(f, **checked)
 
 
+MODEL_ENV = "ZDCE_MODEL"
+"""Environment variable naming a checkpoint to use instead of the bundled one: how a host
+(GIMP, darktable, ImageMagick), which starts the engine itself, gets your own weights."""
+
+
 def default_model(name: str = DEFAULT) -> Network:
-    """The bundled model, loaded once per process (thread-safe)."""
+    """The bundled model, or the checkpoint ``$ZDCE_MODEL`` names; loaded once per process (thread-safe)."""
+    chosen = os.environ.get(MODEL_ENV)
     with _lock:
-        if name not in _cache:
-            _cache[name] = load_model(bundled_path(name))
-        return _cache[name]
+        if (chosen or name) not in _cache:
+            _cache[chosen or name] = load_model(chosen) if chosen else load_model(bundled_path(name))
+        return _cache[chosen or name]

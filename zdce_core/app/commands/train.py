@@ -128,9 +128,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except KeyboardInterrupt:
         progress.close()
         recorder.abort("interrupted")
-        done = recorder.history[-1]["epoch"] if recorder.history else 0
-        print(f"\ninterrupted: the state after epoch {done} is saved in {_state_path(output)} (an epoch in progress "
-              f"starts over).\nresume with:\n  {command_line(parser, args, name=name, resume=True)}", file=sys.stderr)
+        print(f"\ninterrupted: {_saved(_state_path(output))}; an epoch in progress starts over."
+              f"\nresume with:\n  {command_line(parser, args, name=name, resume=True)}", file=sys.stderr)
         return 130
     except BaseException:
         progress.close()
@@ -139,6 +138,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     progress.close()
     _report(result, recorder)
     return 0
+
+
+def _saved(state_path: Path) -> str:
+    """What the training state file holds, read back: the interrupt may have come at any point."""
+    import torch
+
+    if not state_path.exists():
+        return "no epoch had finished"
+    epoch = torch.load(state_path, map_location="cpu", weights_only=True)["epoch"]
+    return f"the state after epoch {epoch} is saved in {state_path}"
 
 
 def _report(result, recorder) -> None:
@@ -155,8 +164,11 @@ def _report(result, recorder) -> None:
         print(f"  tracker     {name}")
     print("use it:")
     print(f"  zdce batch PHOTOS... -o OUTDIR --model {result.output}")
-    print(f"  zdce runs {folder.parent}                     # this run beside the others")
-    print(f"  zdce runs compare {recorder.name} OTHER --runs-dir {folder.parent} -o compare.jpg")
+    print(f"  ZDCE_MODEL={result.output} gimp        # GIMP, darktable and ImageMagick start the engine with it")
+    print(f"  zdce export {result.output} -o {Path(result.output).with_suffix('.npz')}"
+          "        # the same weights for an install without torch")
+    print(f"  zdce runs {folder.parent}")
+    print(f"  zdce runs compare {recorder.name} OTHER_RUN --runs-dir {folder.parent} -o compare.jpg")
     if result.skipped:
         print(f"skipped {len(result.skipped)} unreadable file(s):", file=sys.stderr)
         for path, reason in result.skipped:

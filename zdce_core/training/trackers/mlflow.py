@@ -47,7 +47,7 @@ class MlflowTracker(Tracker):
             else:  # a local store keeps its artifacts beside it, not in the working folder
                 where = (run.runs_dir / "mlartifacts").resolve().as_uri() if local else None
                 experiment_id = client.create_experiment(name, artifact_location=where)
-            self._run_id = client.create_run(experiment_id, run_name=run.name, tags={"zdce.run_folder": str(run.folder)}).info.run_id
+            self._run_id = client.create_run(experiment_id, run_name=run.name, tags={"zdce.run_folder": str(run.folder.resolve())}).info.run_id
             id_file.write_text(self._run_id + "\n")
             logged = {}
         # MLflow refuses to change a logged param: a resumed run adds only settings it did not have.

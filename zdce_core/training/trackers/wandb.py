@@ -44,7 +44,10 @@ class WandbTracker(Tracker):
         except Exception as exc:  # wandb raises its own error types for every network failure.
             if mode == "offline":
                 raise
-            warnings.warn(f"wandb: {exc}; logging this run offline (upload it later with `wandb sync`)", stacklevel=2)
+            reason = str(exc).splitlines()[0]
+            warnings.warn(f"wandb: {reason}; logging this run offline (upload it later with `wandb sync`)", stacklevel=2)
+            # A fresh id: W&B keeps the failed attempt's id reserved in this process.
+            options["id"] = run_id = uuid.uuid4().hex[:8]
             self._run = wandb.init(mode="offline", settings=settings, **options)
         id_file.write_text(run_id + "\n")
         self._name = re.sub(r"[^A-Za-z0-9_.-]", "-", run.name)

@@ -8,10 +8,11 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image, TiffImagePlugin
+from PIL import Image, ImageCms, TiffImagePlugin
 
 from zdce_core.io.atomic import remove_stale
 from zdce_core.io.images import ImageReadError, read_image, read_photo, write_image, write_photo
+from zdce_core.io.metadata import Metadata
 
 
 @pytest.mark.parametrize(
@@ -90,3 +91,37 @@ def test_tiff_layout_tags_are_not_carried_as_exif(tmp_path):
         with Image.open(tmp_path / name) as im:
             im.load()
             assert im.size == (14, 10) and im.getexif()[0x010F] == "zdce-test-camera"
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(6 * 7 * 3, dtype=np.uint8).reshape(6, 7, 3),
+        np.arange(6 * 7 * 4, dtype=np.uint8).reshape(6, 7, 4),
+        np.arange(6 * 7, dtype=np.uint8).reshape(6, 7),
+        (np.arange(6 * 7 * 3, dtype=np.uint16) * 500).reshape(6, 7, 3),
+        (np.arange(6 * 7 * 4, dtype=np.uint16) * 300).reshape(6, 7, 4),
+        (np.arange(6 * 7, dtype=np.uint16) * 1500).reshape(6, 7),
+    ],
+    ids=["rgb", "rgba", "grey", "rgb16", "rgba16", "grey16"],
+)
+def test_uncompressed_png_keeps_pixels_and_metadata(tmp_path, array):
+    # The ImageMagick delegate's output: what a compressed PNG would carry, stored as it is.
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated: the reader turns the pixels upright and resets the tag
+    exif[0x010F] = "zdce-test-camera"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    write_photo(tmp_path / "in.png", array, Metadata(exif=exif.tobytes(), icc_profile=srgb, dpi=(240.0, 240.0)))
+    photo = read_photo(tmp_path / "in.png")
+    write_photo(tmp_path / "out", photo.array, photo.metadata, fmt="PNG", uncompressed=True)
+    back = read_photo(tmp_path / "out")
+    assert back.array.dtype == array.dtype and back.array.shape[:2] == (7, 6)
+    np.testing.assert_array_equal(back.array, photo.array)
+    assert back.metadata.icc_profile == photo.metadata.icc_profile and back.metadata.orientation == 1
+    assert array.ndim == 2 or back.metadata.icc_profile == srgb  # an RGB profile is dropped for grey pixels
+    assert back.metadata.dpi == pytest.approx((240, 240), abs=0.1)
+    with Image.open(tmp_path / "out") as im:
+        assert im.format == "PNG" and im.getexif()[0x010F] == "zdce-test-camera"
+    assert (tmp_path / "out").stat().st_size > array.nbytes  # stored, not compressed
+    with pytest.raises(ValueError, match="uncompressed applies to PNG"):
+        write_photo(tmp_path / "out.jpg", photo.array, photo.metadata, uncompressed=True)

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
         photo = read_photo(source)
         out = enhance(photo.array, dtype=photo.array.dtype.type, **options)
-        write_photo(target, out, photo.metadata, fmt="PNG")
+        write_photo(target, out, photo.metadata, fmt="PNG", uncompressed=True)
     except (ImportError, OSError, ValueError, TypeError, RuntimeError, MemoryError) as exc:
         # ImportError: the interpreter in delegates.xml no longer has zdce; reinstall the delegate.
         print(f"zdce delegate: {exc}", file=sys.stderr)

@@ -298,6 +298,7 @@ def write_photo(
     fmt: str | None = None,
     quality: int = 92,
     subsampling: str | None = None,
+    uncompressed: bool = False,
 ) -> None:
     """Write ``array`` atomically with ``meta`` (EXIF, ICC, DPI, JPEG/TIFF settings) carried over.
 
@@ -313,12 +314,21 @@ def write_photo(
         Pillow format name; ``None`` follows ``path``'s extension.
     quality, subsampling
         JPEG/WebP settings, see :func:`zdce_core.metadata.save_options`.
+    uncompressed : bool
+        PNG only: rows stored as they are (libpng, zlib level 0, no filter),
+        the quickest to write and to read back, for a file another program
+        reads at once (the ImageMagick delegate's).
     """
     fmt = fmt or output_format(path)
+    if uncompressed and fmt != "PNG":
+        raise ValueError(f"uncompressed applies to PNG output, not {fmt}")
     meta = metadata.fit_to(meta, array)
     options = metadata.save_options(meta, fmt, quality=quality, subsampling=subsampling)
     with atomic_path(path) as tmp:
-        _save(tmp, array, fmt, options)
+        if uncompressed:
+            _write_png(tmp, array, options, level=0)
+        else:
+            _save(tmp, array, fmt, options)
 
 
 def _save(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
@@ -334,10 +344,7 @@ def _save(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
 def _write_16bit_colour(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:
     # Pillow cannot hold 16-bit RGB: PNG goes through png16 (libpng), TIFF through tifffile.
     if fmt == "PNG":
-        from . import png16
-
-        keep = {k: options[k] for k in ("icc_profile", "exif", "dpi") if k in options}
-        tmp.write_bytes(png16.encode(array, **keep))
+        _write_png(tmp, array, options)
     elif fmt == "TIFF":
         import tifffile
 
@@ -355,3 +362,10 @@ def _write_16bit_colour(tmp: Path, array: np.ndarray, fmt: str, options: dict) -
         )
     else:
         raise ValueError(f"16-bit colour output needs PNG or TIFF, not {fmt}")
+
+
+def _write_png(tmp: Path, array: np.ndarray, options: dict, level: int = 6) -> None:
+    from . import png16
+
+    keep = {k: options[k] for k in ("icc_profile", "exif", "dpi") if k in options}
+    tmp.write_bytes(png16.encode(array, level=level, **keep))

@@ -46,12 +46,18 @@ class CurvePlan:
         x0, x1, wx = source_coords(width, map_w)
         # (map_h, steps, map_w, 3): channels interleaved like the image's samples.
         grouped = np.asarray(maps[: 3 * steps], np.float32).reshape(steps, 3, map_h, map_w).transpose(2, 0, 3, 1)
-        left, right = grouped[:, :, x0], grouped[:, :, x1]
-        upper = (left + wx[:, None] * (right - left)) * np.float32(strength)
-        self.upper = np.ascontiguousarray(upper.reshape(map_h, steps, 3 * width))
+        # In place on full-width rows (13 MB each at 4K): half the time of the expression.
+        upper = np.take(grouped, x1, axis=2)
+        left = np.take(grouped, x0, axis=2)
+        upper -= left
+        upper *= wx[:, None]
+        upper += left
+        upper *= np.float32(strength)
+        self.upper = upper.reshape(map_h, steps, 3 * width)
         self.y0, _, self.wy = source_coords(height, map_h)
-        # source_coords pairs map row r with row min(r + 1, map_h - 1).
-        self.slope = self.upper[np.minimum(np.arange(1, map_h + 1), map_h - 1)] - self.upper
+        # source_coords pairs map row r with row min(r + 1, map_h - 1): the last row's slope is 0.
+        self.slope = np.zeros_like(self.upper)
+        np.subtract(self.upper[1:], self.upper[:-1], out=self.slope[:-1])
         self.steps = steps
 
     def curves(self, x: np.ndarray, top: int) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .render import render
+from .render import render, segments
 from .resample import LUMA, box_reduce, local_mean, reduction_factor, resize_bilinear, source_coords, unit_scale
 
 GAIN_SIZE = 128
@@ -104,6 +104,8 @@ class NoiseFilter:
         # Interpolated along rows once, each value repeated for the three interleaved channels.
         self.rows = np.ascontiguousarray(np.repeat(across, 3, axis=1), dtype=np.float32)
         self.y0, self.y1, self.wy = source_coords(height, variance.shape[0])
+        # source_coords pairs grid row r with row min(r + 1, h - 1), as the curves' maps.
+        self.slope = self.rows[np.minimum(np.arange(1, len(self.rows) + 1), len(self.rows) - 1)] - self.rows
         self.peak = np.maximum(variance[self.y0], variance[self.y1]).max(axis=1)  # per image row
         self.height, self.width = height, width
         cols = np.minimum(np.arange(width) + RADIUS, width - 1) - np.maximum(np.arange(width) - RADIUS, 0) + 1
@@ -118,15 +120,9 @@ class NoiseFilter:
         # Zero-padded window of the band: RADIUS rows above and below, RADIUS pixels either side.
         padded = np.zeros((n + 2 * RADIUS, length + 2 * pad), np.float32)
         padded[lo - top + RADIUS : hi - top + RADIUS, pad:-pad] = rows[lo - first : hi - first]
-        squares = padded * padded
-        col_sum, col_sq = padded[:n].copy(), squares[:n].copy()
-        for k in range(1, 2 * RADIUS + 1):
-            col_sum += padded[k : k + n]
-            col_sq += squares[k : k + n]
-        total, total_sq = col_sum[:, :length].copy(), col_sq[:, :length].copy()
-        for k in range(3, 2 * pad + 1, 3):
-            total += col_sum[:, k : k + length]
-            total_sq += col_sq[:, k : k + length]
+        size = 2 * RADIUS + 1
+        total = _window_sum(_window_sum(padded, size, 0), size, 1, step=3)
+        total_sq = _window_sum(_window_sum(padded * padded, size, 0), size, 1, step=3)
         y = np.arange(top, bottom)
         inside_rows = np.minimum(y + RADIUS, self.height - 1) - np.maximum(y - RADIUS, 0) + 1
         norm = self.inv_cols / inside_rows[:, None].astype(np.float32)
@@ -134,8 +130,11 @@ class NoiseFilter:
         var = total_sq * norm
         var -= mean * mean
         np.maximum(var, 0.0, out=var)
-        upper, lower = self.rows[self.y0[top:bottom]], self.rows[self.y1[top:bottom]]
-        noise = upper + self.wy[top:bottom, None] * (lower - upper)
+        noise = np.empty_like(var)
+        ys = self.y0[top:bottom]
+        for start, stop in segments(ys):
+            np.multiply(self.wy[top + start : top + stop, None], self.slope[ys[start]], out=noise[start:stop])
+            noise[start:stop] += self.rows[ys[start]]
         # keep = max(var - noise, 0) / var: 1 keeps the pixel, 0 gives the window mean.
         np.subtract(var, noise, out=noise)
         np.maximum(noise, 0.0, out=noise)
@@ -145,6 +144,37 @@ class NoiseFilter:
         result *= noise
         result += mean
         return result
+
+
+def _window_sum(values: np.ndarray, size: int, axis: int, step: int = 1) -> np.ndarray:
+    """Sums of ``size`` samples ``step`` apart along ``axis`` (2-D ``values``), ``(size - 1) * step`` shorter.
+
+    By doubling (sums of 2, 4, ... samples, then the set bits of ``size``): three
+    passes for five samples where adding them one by one takes five.
+
+    >>> _window_sum(np.arange(8.0)[None], 5, 1)
+    array([[10., 15., 20., 25.]])
+    """
+    n = values.shape[axis] - (size - 1) * step
+
+    def cut(a: np.ndarray, start: int, length: int) -> np.ndarray:
+        return a[start : start + length] if axis == 0 else a[:, start : start + length]
+
+    spans = [values]  # spans[b]: sums of 2**b samples
+    while 2 ** len(spans) <= size:
+        width = 2 ** (len(spans) - 1) * step
+        length = spans[-1].shape[axis] - width
+        spans.append(cut(spans[-1], 0, length) + cut(spans[-1], width, length))
+    total, offset = None, 0
+    for b in reversed(range(len(spans))):
+        if size >> b & 1:
+            part = cut(spans[b], offset, n)
+            if total is None:
+                total = part if b else part.copy()  # a sum of ours may be added to in place; values not
+            else:
+                total += part
+            offset += 2**b * step
+    return total
 
 
 def noise_filter(rgb: np.ndarray, maps: np.ndarray, *, steps: int, strength: float) -> NoiseFilter | None:

@@ -65,11 +65,9 @@ class CurvePlan:
         if not self.steps or not x.shape[0]:
             return
         ys = self.y0[top : top + x.shape[0]]
-        cuts = np.flatnonzero(np.diff(ys)) + 1
         a = np.empty_like(x)
         t = np.empty_like(x)
-        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, ys.size]):
-            # Rows that interpolate between the same two map rows: one segment.
+        for start, stop in segments(ys):
             r, xs, aa, tt = ys[start], x[start:stop], a[start:stop], t[start:stop]
             w = self.wy[top + start : top + stop, None]
             for s in range(self.steps):
@@ -79,6 +77,16 @@ class CurvePlan:
                 np.subtract(xs, tt, out=tt)
                 tt *= aa
                 xs += tt
+
+
+def segments(ys: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of equal values in ``ys``: rows that interpolate between the same two map rows.
+
+    >>> segments(np.array([0, 0, 1, 1, 1, 3]))
+    [(0, 2), (2, 5), (5, 6)]
+    """
+    cuts = (np.flatnonzero(np.diff(ys)) + 1).tolist()
+    return list(zip([0, *cuts], [*cuts, len(ys)]))
 
 
 def _load_rows(src: np.ndarray, top: int, bottom: int, scale: float) -> np.ndarray:

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from conftest import require_host
-from zdce_core import enhance
+from zdce_core import enhance, params
 from zdce_core.adapters import manager as plugins
 from zdce_core.adapters.hookspecs import InstallOptions
 from zdce_core.io.images import read_image
@@ -70,11 +70,13 @@ class Run:
 
 
 def _install(configdir: Path) -> list[Path]:
-    found = plugins.find("darktable")
-    return plugins.call(found.plugin, "zdce_install", options=InstallOptions(prefix=configdir, python=sys.executable))
+    return plugins.find("darktable").install(InstallOptions(prefix=configdir, python=sys.executable)).paths
 
 
-def _drive(lua_cpath: str, tmp: Path, mode: str, engine: str, steps: int, fmt: str, photos: list[Path]) -> Run:
+def _drive(
+    lua_cpath: str, tmp: Path, mode: str, engine: str, steps: int, fmt: str, photos: list[Path],
+    strength: str = "auto", denoise: str = "yes",
+) -> Run:
     configdir = tmp / "dt config"
     if not (configdir / "luarc").exists():
         _install(configdir)
@@ -82,7 +84,8 @@ def _drive(lua_cpath: str, tmp: Path, mode: str, engine: str, steps: int, fmt: s
     refdir.mkdir(exist_ok=True)
     env = {**os.environ, "LUA_CPATH": lua_cpath, "TMPDIR": str(tmp / "tmp")}
     (tmp / "tmp").mkdir(exist_ok=True)
-    args = ["xvfb-run", "-a", "lua5.4", str(DRIVER), str(configdir), mode, engine, str(steps), fmt, str(refdir)]
+    args = ["xvfb-run", "-a", "lua5.4", str(DRIVER), str(configdir), mode, engine, str(steps), fmt, strength, denoise,
+            str(refdir)]
     done = subprocess.run(args + [str(p) for p in photos], capture_output=True, text=True, env=env, timeout=300)
     run = Run(stdout=done.stdout)
     for line in done.stdout.splitlines():
@@ -133,9 +136,10 @@ def test_export_target_enhances_imports_groups_and_tags(lua_cpath, tmp_path, sha
         got = read_image(result)
         exported = read_image(run.references[str(leader)])
         assert got.dtype == np.uint16 and exported.dtype == np.uint16  # 16-bit all the way
-        want = enhance(exported, steps=8)
+        # Like with like: `zdce batch` asks the engine for 16-bit output, so does the reference.
+        want = enhance(exported, steps=8, dtype=np.uint16)
         assert got.shape == want.shape
-        assert np.abs(_as_float(got) - want).max() <= TIFF_MAX_ERROR
+        assert np.abs(_as_float(got) - _as_float(want)).max() <= TIFF_MAX_ERROR
     assert _leftovers(tmp_path) == []
 
 
@@ -157,6 +161,22 @@ def test_shortcut_uses_preferred_jpeg_and_steps(lua_cpath, tmp_path, shared_phot
     # steps=4 is gentler than steps=8: the preference reached the engine.
     assert got.mean() < enhance(read_image(run.references[str(photo)]), steps=8).mean()
     assert _leftovers(tmp_path) == []
+
+
+def test_stored_strength_and_denoise_reach_the_engine(lua_cpath, tmp_path, shared_photo):
+    # What the export module's widgets store (library mode has no widgets: the stored values are read).
+    photo = _photo(tmp_path / AWKWARD_DIR, (150, 100), shared_photo)
+    run = _drive(lua_cpath, tmp_path, "storage", "", 8, TIFF, [photo], strength="0.3", denoise="no")
+
+    assert run.ok, run.message
+    [(result, _, _)] = run.imported
+    got = read_image(result)
+    exported = read_image(run.references[str(photo)])
+    want = enhance(exported, steps=8, strength=0.3, denoise=False, dtype=np.uint16)
+    assert np.abs(_as_float(got) - _as_float(want)).max() <= TIFF_MAX_ERROR
+    # Visibly not the default (auto strength, denoise on).
+    default = enhance(exported, steps=8, dtype=np.uint16)
+    assert np.abs(_as_float(got) - _as_float(default)).mean() > 10 * TIFF_MAX_ERROR
 
 
 def test_missing_engine_is_reported_and_nothing_imported(lua_cpath, tmp_path, shared_photo):
@@ -216,7 +236,7 @@ def test_partly_failing_engine_imports_the_rest_and_names_the_original(lua_cpath
     assert _leftovers(tmp_path) == []
 
 
-def test_script_loads_from_luarc_in_the_darktable_gui(lua_cpath, tmp_path, shared_photo):
+def test_export_module_widgets_reach_the_engine_and_are_remembered(lua_cpath, tmp_path, shared_photo):
     configdir = tmp_path / "dt config"
     _install(configdir)
     with (configdir / "luarc").open("a") as luarc:
@@ -224,16 +244,18 @@ def test_script_loads_from_luarc_in_the_darktable_gui(lua_cpath, tmp_path, share
     photo = _photo(tmp_path / AWKWARD_DIR, (60, 40), shared_photo)
     report = tmp_path / "report.txt"
     (tmp_path / "tmp").mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "ZDCE_TEST_REPORT": str(report), "ZDCE_TEST_PHOTO": str(photo)}
+    reference = tmp_path / "reference.tif"
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "ZDCE_TEST_REPORT": str(report), "ZDCE_TEST_PHOTO": str(photo),
+           "ZDCE_TEST_REFERENCE": str(reference)}
     args = ["xvfb-run", "-a", "darktable", "--configdir", str(configdir), "--cachedir", str(tmp_path / "cache"),
             "--library", ":memory:", "--conf", "write_sidecar_files=never"]
-    # The GUI never exits by itself: wait for the probe's report, then stop it.
+    # The probe quits darktable once it has reported; stop it if it hangs.
     gui = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and gui.poll() is None:
             if report.exists() and report.read_text().endswith("done\n"):
-                break
+                deadline = min(deadline, time.monotonic() + 60)
             time.sleep(0.5)
     finally:
         if gui.poll() is None:
@@ -251,24 +273,37 @@ def test_script_loads_from_luarc_in_the_darktable_gui(lua_cpath, tmp_path, share
     assert seen["gui"] == ["true"]
     # Registered preferences and their defaults: the engine install recorded, 8 steps, 16-bit TIFF.
     assert seen["executable"] == [adapter.engine_executable(sys.executable)]
-    assert seen["steps"] == ["8"] and seen["format"] == [TIFF]
+    assert seen["format"] == [TIFF]
+    # The widgets start from the engine's defaults (filled in from zdce_core.params at install).
+    assert seen["widgets"] == [str(params.DEFAULT_STEPS), "auto (by exposure)", str(params.DEFAULT_DENOISE).lower()]
+    assert seen["changed"][0] == "20 %"
     assert seen["enhance"][0] == "true", seen["enhance"]
-    assert seen["imported"] == [str(photo.with_name(photo.stem + "_zdce.tif")), "true"]
+    result = photo.with_name(photo.stem + "_zdce.tif")
+    assert seen["imported"] == [str(result), "true"]
+    # The shortcut used what the widgets show, and stored it.
+    assert seen["stored"] == ["4", "0.2", "no"]
+    want = enhance(read_image(reference), steps=4, strength=0.2, denoise=False, dtype=np.uint16)
+    assert np.abs(_as_float(read_image(result)) - _as_float(want)).max() <= TIFF_MAX_ERROR
     assert seen["restart"] == ["true"]
+    # darktable quit on its own (the probe asked it to) and wrote the settings for its next run.
+    assert gui.returncode == 0, stderr.decode(errors="replace")[-3000:]
+    rc = (configdir / "darktablerc").read_text()
+    for line in ("zdce_enhance/steps=4", "zdce_enhance/strength=0.2", "zdce_enhance/denoise=no"):
+        assert any(setting.endswith(line) for setting in rc.splitlines()), line
     assert _leftovers(tmp_path) == []
 
 
 def test_detect_host_reports_darktable_version(lua_cpath):
-    info = plugins.call(plugins.find("darktable").plugin, "zdce_detect_host")
+    info = plugins.find("darktable").detect()
     assert info is not None and Path(info.executable).name == "darktable"
     shown = subprocess.run([info.executable, "--version"], capture_output=True, text=True, timeout=60)
     assert f"darktable {info.version}" in shown.stdout
 
 
 def _hook(name: str, configdir: Path):
-    return plugins.call(
-        plugins.find("darktable").plugin, name, options=InstallOptions(prefix=configdir, python=sys.executable)
-    )
+    adapter = plugins.find("darktable")
+    answer = getattr(adapter, name)(InstallOptions(prefix=configdir, python=sys.executable))
+    return answer if isinstance(answer, bool) else answer.paths
 
 
 def test_install_is_idempotent_and_uninstall_restores_the_users_files(tmp_path):
@@ -279,29 +314,29 @@ def test_install_is_idempotent_and_uninstall_restores_the_users_files(tmp_path):
     users_luarc = 'require "contrib/theirs"\n-- require "contrib/zdce_enhance" (a comment is not our line)\n'
     (configdir / "luarc").write_text(users_luarc)
 
-    first = _hook("zdce_install", configdir)
+    first = _hook("install", configdir)
     assert sorted(first) == sorted([contrib / "zdce_enhance.lua", configdir / "luarc"])
-    assert _hook("zdce_install", configdir) == []
+    assert _hook("install", configdir) == []
     luarc = (configdir / "luarc").read_text()
     assert luarc == users_luarc + 'require "contrib/zdce_enhance"\n'
     script = (contrib / "zdce_enhance.lua").read_text()
     engine = adapter.engine_executable(sys.executable)
     assert engine and f"local INSTALLED_ENGINE = {adapter.lua_string(engine)}" in script
-    assert _hook("zdce_is_installed", configdir) is True
+    assert _hook("is_installed", configdir) is True
 
-    assert sorted(_hook("zdce_uninstall", configdir)) == sorted(first)
-    assert _hook("zdce_uninstall", configdir) == []
+    assert sorted(_hook("uninstall", configdir)) == sorted(first)
+    assert _hook("uninstall", configdir) == []
     assert (configdir / "luarc").read_text() == users_luarc
     assert sorted(p.name for p in contrib.iterdir()) == ["theirs.lua"]
-    assert _hook("zdce_is_installed", configdir) is False
+    assert _hook("is_installed", configdir) is False
 
 
 def test_uninstall_leaves_a_fresh_config_dir_as_it_was(tmp_path):
     configdir = tmp_path / "darktable"
     configdir.mkdir()
-    _hook("zdce_install", configdir)
+    _hook("install", configdir)
     assert (configdir / "luarc").read_text() == 'require "contrib/zdce_enhance"\n'
-    _hook("zdce_uninstall", configdir)
+    _hook("uninstall", configdir)
     assert list(configdir.iterdir()) == []
 
 

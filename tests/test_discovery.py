@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from zdce_core.adapters import manager as plugins
-from zdce_core.adapters.hookspecs import AdapterInfo, HostInfo, InstallOptions
+from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions
 
 BUILT_IN = ("darktable", "gimp", "imagemagick")
 
@@ -22,43 +22,38 @@ def _zdce(*args, env=None):
 
 
 def test_built_in_adapters_come_through_the_entry_point_group():
-    names = {a.entry_point: a for a in plugins.adapters()}
+    found = {p.entry_point: p for p in plugins.plugins()}
     for name in BUILT_IN:
-        adapter = names[name]
-        assert adapter.distribution == "zdce"
-        assert adapter.plugin.__name__ == f"zdce_plugins.{name}"
-        assert set(adapter.hooks) >= {
-            "zdce_adapter_info", "zdce_detect_host", "zdce_install", "zdce_uninstall", "zdce_is_installed"
-        }
+        assert found[name].distribution == "zdce"
+        assert found[name].hooks == ("zdce_host_adapters",)
+    adapters = {a.name: a for a in plugins.adapters()}
+    for name in BUILT_IN:
+        assert isinstance(adapters[name], HostAdapter) and adapters[name].description
+        assert adapters[name].install.__module__ == f"zdce_plugins.{name}"
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
-def test_hook_adapter_info(name):
-    info = plugins.call(plugins.find(name).plugin, "zdce_adapter_info")
-    assert isinstance(info, AdapterInfo) and info.name == name and info.description
-
-
-@pytest.mark.parametrize("name", BUILT_IN)
-def test_hook_detect_host(name):
-    host = plugins.call(plugins.find(name).plugin, "zdce_detect_host")
+def test_detect_host(name):
+    host = plugins.find(name).detect()
     assert host is None or (isinstance(host, HostInfo) and host.version and host.executable)
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
-def test_hooks_install_is_installed_uninstall(name, tmp_path):
+def test_install_is_installed_uninstall(name, tmp_path):
     """Install, then is_installed, then uninstall, through the real commands, into a fresh prefix."""
-    plugin = plugins.find(name).plugin
+    adapter = plugins.find(name)
     options = InstallOptions(prefix=tmp_path, python=sys.executable)
-    assert plugins.call(plugin, "zdce_is_installed", options=options) is False
+    assert adapter.is_installed(options) is False
     done = _zdce("install", name, "--prefix", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "installed" in done.stdout
-    assert plugins.call(plugin, "zdce_is_installed", options=options) is True
+    assert adapter.is_installed(options) is True
     again = _zdce("install", name, "--prefix", str(tmp_path))  # idempotent
     assert again.returncode == 0, again.stderr
     done = _zdce("uninstall", name, "--prefix", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert plugins.call(plugin, "zdce_is_installed", options=options) is False
+    assert adapter.is_installed(options) is False
+    assert isinstance(adapter.uninstall(options), Changes)
 
 
 def test_unknown_host_is_a_one_line_error():
@@ -68,20 +63,25 @@ def test_unknown_host_is_a_one_line_error():
     assert "no zdce adapter named 'photoshop'" in done.stderr and "gimp" in done.stderr
 
 
-def test_third_party_plugin_appears_in_zdce_plugins(tmp_path):
-    """A throwaway distribution registers an adapter in the zdce group, exactly like ours."""
+def test_third_party_plugin_answers_beside_the_built_in_ones(tmp_path):
+    """A throwaway distribution registers a plug-in in the zdce group, exactly like ours: the hook is
+    broadcast, its adapters join the built-in ones, its install warning reaches the user."""
     (tmp_path / "zdce_acme.py").write_text(
         textwrap.dedent(
             """
-            from zdce_core.adapters.hookspecs import AdapterInfo, hookimpl
+            from zdce_core.adapters.hookspecs import Changes, HostAdapter, hookimpl
+
+            def install(options):
+                return Changes(paths=[options.prefix / "acme.cfg"], warnings=["Acme Photo 2 is too old"])
 
             @hookimpl
-            def zdce_adapter_info():
-                return AdapterInfo(name="acme", host="Acme Photo", description="test adapter")
-
-            @hookimpl
-            def zdce_detect_host():
-                return None
+            def zdce_host_adapters():
+                return [
+                    HostAdapter(name=name, host="Acme Photo", description=f"test adapter {name}",
+                                detect=lambda: None, install=install, uninstall=lambda options: Changes(),
+                                is_installed=lambda options: False)
+                    for name in ("acme", "acme-lite")
+                ]
             """
         )
     )
@@ -92,10 +92,17 @@ def test_third_party_plugin_appears_in_zdce_plugins(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = _zdce("plugins", env=env)
     assert done.returncode == 0, done.stderr
-    line = next(line for line in done.stdout.splitlines() if line.startswith("acme "))
-    assert "zdce-acme 1.2.3" in line and "adapter_info,detect_host" in line
+    rows = done.stdout.splitlines()
+    plugin = next(line for line in rows if line.startswith("acme "))
+    assert "zdce-acme 1.2.3" in plugin and "zdce_host_adapters" in plugin
+    for name in ("acme", "acme-lite"):
+        assert any(row.startswith(f"{name} ") and f"test adapter {name}" in row for row in rows)
     for name in BUILT_IN:
-        assert any(row.startswith(name + " ") for row in done.stdout.splitlines())
+        assert sum(row.startswith(name + " ") for row in rows) == 2  # a plug-in row and an adapter row
+    installed = _zdce("install", "acme-lite", "--prefix", str(tmp_path), env=env)
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout == f"installed {tmp_path / 'acme.cfg'}\n"
+    assert installed.stderr == "zdce: warning: Acme Photo 2 is too old\n"
 
 
 def test_manager_is_built_lazily():

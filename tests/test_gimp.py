@@ -1,9 +1,11 @@
-"""GIMP 3: Filters -> Low-light Enhance run by real GIMP through the PDB, and its adapter.
+"""GIMP 3: Filters -> Low-light Enhance… run by real GIMP through the PDB, its preview path, and its adapter.
 
 GIMP starts twice for the whole module (about 10 s each): once on a profile
-installed with ``zdce install gimp`` for the listing and pixel checks, once
-on a profile whose engine fails. One batch script runs every check of a
-session and writes the results as JSON.
+installed with ``zdce install gimp`` for the listing, pixel and preview
+checks, once on a profile whose engine fails. One batch script runs every
+check of a session and writes the results as JSON. The dialog itself needs a
+display; its preview runs the same code (the installed plug-in's
+``PreviewSource`` and ``Engine``), which the batch script calls directly.
 """
 
 from __future__ import annotations
@@ -35,18 +37,34 @@ TOLERANCE_LEVELS = 1.0
 PHOTO_SIZE = (300, 200)
 SELECTION = (40, 30, 120, 80)  # x, y, width, height
 GIMP_TIMEOUT_S = 300
+# What a user does in the dialog: three settings one after another, one engine answering them all.
+PREVIEW_SETTINGS = [
+    {"steps": 8, "strength": "auto", "denoise": True},
+    {"steps": 2, "strength": "auto", "denoise": True},
+    {"steps": 8, "strength": "0.5", "denoise": False},
+]
+# The plug-in's longest preview side.
+PREVIEW_SIZE = 360
 
 # Runs inside GIMP's Python (no NumPy): every job loads a file, optionally
 # selects or converts it, runs the filter and reports the status, the error
 # message and whether the layer kept its pixels.
 DRIVER = r"""
-import json, os
+import json, os, sys
 import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp, Gio
 
 job = json.load(open(os.environ["ZDCE_GIMP_JOB"]))
+plugin = None
+if job.get("plugin"):
+    # The installed plug-in as a module: its dialog's preview code, without the dialog.
+    import importlib.machinery, importlib.util
+    loader = importlib.machinery.SourceFileLoader("zdce_low_light_enhance", job["plugin"])
+    plugin = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    sys.modules[loader.name] = plugin  # dataclasses look their module up there
+    loader.exec_module(plugin)
 proc = Gimp.get_pdb().lookup_procedure(job["procedure"])
 report = {"found": proc is not None}
 
@@ -54,14 +72,38 @@ def pixels(layer):
     rect = Gegl.Rectangle.new(0, 0, layer.get_width(), layer.get_height())
     return bytes(layer.get_buffer().get(rect, 1.0, "R'G'B'A u8", Gegl.AbyssPolicy.NONE))
 
-def run(spec):
-    if spec.get("remove"):
-        os.unlink(spec["remove"])
+def load(spec):
     image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(spec["input"]))
     if spec.get("grey"):
         image.convert_grayscale()
     if spec.get("select"):
         image.select_rectangle(Gimp.ChannelOps.REPLACE, *spec["select"])
+    if spec.get("export_before"):
+        Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(spec["export_before"]), None)
+    return image
+
+def preview(spec):
+    image = load(spec)
+    source = plugin.PreviewSource.of(image.get_layers()[0])
+    open(spec["source"], "wb").write(source.pixels)
+    engine = plugin.Engine()
+    done = {"width": source.width, "height": source.height, "channels": source.channels, "pids": []}
+    for i, settings in enumerate(spec["settings"]):
+        result = source.enhanced(plugin.Settings(**settings), engine)
+        open(f"{spec['source']}.{i}", "wb").write(result)
+        open(f"{spec['source']}.{i}.u8", "wb").write(source.as_u8(result))
+        done["pids"].append(engine.process.pid)
+    done.update(starts=engine.starts, requests=engine.requests, alive=engine.process.poll() is None)
+    process = engine.process
+    engine.close()
+    done["exit"] = process.returncode
+    image.delete()
+    return done
+
+def run(spec):
+    if spec.get("remove"):
+        os.unlink(spec["remove"])
+    image = load(spec)
     layer = image.get_layers()[0]
     before = pixels(layer)
     config = proc.create_config()
@@ -89,16 +131,19 @@ if proc is not None:
     report["menu_label"] = proc.get_menu_label()
     report["image_types"] = proc.get_image_types()
     report["runs"] = {name: run(spec) for name, spec in job["runs"].items()}
+    report["previews"] = {name: preview(spec) for name, spec in job.get("previews", {}).items()}
 with open(job["report"], "w") as handle:
     json.dump(report, handle)
 """
 
 
-def run_gimp(profile: Path, runs: dict[str, dict], work: Path) -> tuple[dict, str]:
+def run_gimp(profile: Path, runs: dict[str, dict], work: Path, previews: dict[str, dict] | None = None) -> tuple[dict, str]:
     """Run the driver in headless GIMP on ``profile``; return its report and GIMP's output."""
     job = work / f"{profile.name}-job.json"
     report = work / f"{profile.name}-report.json"
-    job.write_text(json.dumps({"procedure": PROCEDURE, "runs": runs, "report": str(report)}))
+    plugin = profile / "plug-ins" / PROCEDURE.removeprefix("python-fu-") / f"{PROCEDURE.removeprefix('python-fu-')}.py"
+    job.write_text(json.dumps({"procedure": PROCEDURE, "runs": runs, "previews": previews or {},
+                               "plugin": str(plugin) if previews else "", "report": str(report)}))
     env = dict(os.environ)
     env.update(
         GIMP3_DIRECTORY=str(profile),
@@ -150,9 +195,15 @@ def gimp_session(tmp_path_factory, photos) -> dict:
         "steps8": {"input": str(photos["rgb"]), "settings": {"steps": 8}, "export": str(work / "steps8.png")},
         "selection": {"input": str(photos["rgb"]), "select": SELECTION, "export": str(work / "selection.png")},
         "alpha": {"input": str(photos["rgba"]), "export": str(work / "alpha.png")},
-        "grey": {"input": str(photos["rgb"]), "grey": True},
+        "grey": {"input": str(photos["rgb"]), "grey": True, "settings": {"strength": "auto"},
+                 "export_before": str(work / "grey-before.png"), "export": str(work / "grey.png")},
     }
-    report, output = run_gimp(profile, runs, work)
+    previews = {
+        "rgb": {"input": str(photos["rgb"]), "source": str(work / "preview-rgb"), "settings": PREVIEW_SETTINGS},
+        "grey-alpha": {"input": str(photos["rgba"]), "grey": True, "source": str(work / "preview-grey"),
+                       "settings": PREVIEW_SETTINGS[:1]},
+    }
+    report, output = run_gimp(profile, runs, work, previews)
     return {"report": report, "output": output, "work": work}
 
 
@@ -164,7 +215,7 @@ def failing_session(tmp_path_factory, photos) -> dict:
     engine = work / "broken-python"
     engine.write_text("#!/bin/sh\necho 'zdce hostbridge: simulated engine crash' >&2\nexit 3\n")
     engine.chmod(0o755)
-    gimp_adapter.zdce_install(InstallOptions(prefix=work / "profile", python=str(engine)))
+    gimp_adapter.install(InstallOptions(prefix=work / "profile", python=str(engine)))
     runs = {
         "crash": {"input": str(photos["rgb"])},
         "missing": {"input": str(photos["rgb"]), "remove": str(engine)},
@@ -191,8 +242,8 @@ def test_install_makes_gimp_list_the_procedure(gimp_session):
     report = gimp_session["report"]
     assert report["found"], gimp_session["output"][-4000:]
     assert report["menu_paths"] == ["<Image>/Filters"]
-    assert report["menu_label"] == "Low-light Enhance"
-    assert report["image_types"] == "RGB*"
+    assert report["menu_label"] == "_Low-light Enhance…"
+    assert report["image_types"] == "RGB*, GRAY*"
 
 
 @pytest.mark.parametrize("steps", [4, 8])
@@ -229,11 +280,61 @@ def test_alpha_survives(gimp_session, photos):
     assert np.abs(got[..., :3] - reference(photos["rgba"], 8)[..., :3]).max() <= TOLERANCE_LEVELS
 
 
-def test_grey_image_is_refused_with_a_message(gimp_session):
+def test_grey_image_is_enhanced(gimp_session):
     run = gimp_session["report"]["runs"]["grey"]
-    assert run["status"] == "execution-error"
-    assert "RGB" in run["message"]
-    assert run["unchanged"]
+    assert run["status"] == "success", run["message"]
+    assert not run["unchanged"]
+    before = exported(gimp_session["work"] / "grey-before.png")
+    got = exported(gimp_session["work"] / "grey.png")
+    assert before.ndim == got.ndim == 2  # still a grayscale image
+    from zdce_core import enhance
+
+    want = enhance(before.astype(np.uint8), 8, channel_axis=None).astype(np.float64) * 255.0
+    assert np.abs(got - want).max() <= TOLERANCE_LEVELS
+    assert got.mean() > before.mean() + 10
+
+
+def _floats(path: Path, preview: dict) -> np.ndarray:
+    shape = (preview["height"], preview["width"], preview["channels"])
+    return np.fromfile(path, dtype=np.float32).reshape(shape)
+
+
+def test_preview_is_answered_by_one_kept_alive_engine(gimp_session, photos):
+    preview = gimp_session["report"]["previews"]["rgb"]
+    # One process answered every update, was still running after them, and ended cleanly when closed.
+    assert preview["starts"] == 1 and preview["requests"] == len(PREVIEW_SETTINGS)
+    assert len(set(preview["pids"])) == 1 and preview["alive"] and preview["exit"] == 0
+    # A reduced copy of the layer, its shape kept.
+    width, height = PHOTO_SIZE
+    scale = PREVIEW_SIZE / max(width, height)
+    assert (preview["width"], preview["height"]) == (min(width, round(width * scale)), min(height, round(height * scale)))
+    source = _floats(Path(gimp_session["work"] / "preview-rgb"), preview)
+    from zdce_core import enhance
+
+    results = []
+    for i, settings in enumerate(PREVIEW_SETTINGS):
+        got = _floats(gimp_session["work"] / f"preview-rgb.{i}", preview)
+        want = enhance(source, settings["steps"], strength=params_strength(settings["strength"]), denoise=settings["denoise"])
+        np.testing.assert_allclose(got, want, atol=1e-5)  # each update used that update's settings
+        shown = np.fromfile(gimp_session["work"] / f"preview-rgb.{i}.u8", dtype=np.uint8).reshape(got.shape)
+        assert np.abs(shown - got.astype(np.float64) * 255).max() <= 0.5 + 1e-3  # drawn as 8-bit, rounded
+        results.append(got)
+    assert results[1].mean() < results[0].mean()  # fewer steps: a darker preview
+
+
+def test_preview_of_a_grey_layer_with_alpha(gimp_session):
+    preview = gimp_session["report"]["previews"]["grey-alpha"]
+    assert preview["channels"] == 2 and preview["starts"] == 1 and preview["exit"] == 0
+    source = _floats(gimp_session["work"] / "preview-grey", preview)
+    got = _floats(gimp_session["work"] / "preview-grey.0", preview)
+    np.testing.assert_array_equal(got[..., 1], source[..., 1])  # alpha untouched
+    assert got[..., 0].mean() > source[..., 0].mean() + 0.04
+
+
+def params_strength(text: str):
+    from zdce_core import params
+
+    return params.parse_strength(text)
 
 
 @pytest.mark.parametrize(
@@ -256,50 +357,86 @@ def test_install_is_idempotent_and_uninstall_removes_only_its_folder(tmp_path):
     options = InstallOptions(prefix=tmp_path, python=sys.executable)
     neighbour = tmp_path / "plug-ins" / "someone-else"
     neighbour.mkdir(parents=True)
-    assert not gimp_adapter.zdce_is_installed(options)
-    first = gimp_adapter.zdce_install(options)
-    assert gimp_adapter.zdce_install(options) == first
+    assert not gimp_adapter.is_installed(options)
+    first = gimp_adapter.install(options).paths
+    assert gimp_adapter.install(options).paths == first
     script = tmp_path / "plug-ins" / "zdce-low-light-enhance" / "zdce-low-light-enhance.py"
     assert script in first
     assert os.access(script, os.X_OK)
-    assert f"ENGINE_PYTHON = {sys.executable!r}" in script.read_text()
-    assert gimp_adapter.zdce_is_installed(options)
-    assert gimp_adapter.zdce_uninstall(options) == [script.parent]
+    text = script.read_text()
+    assert f"\nENGINE_PYTHON = {sys.executable!r}\n" in text
+    # The parameter contract, filled in: GIMP's Python cannot import zdce_core.params.
+    from zdce_core import params
+
+    for name in ("MIN_STEPS", "MAX_STEPS", "DEFAULT_STEPS", "DEFAULT_STRENGTH", "DEFAULT_DENOISE"):
+        assert f"\n{name} = {getattr(params, name)!r}\n" in text
+    assert gimp_adapter.is_installed(options)
+    assert gimp_adapter.uninstall(options).paths == [script.parent]
     assert not script.parent.exists() and neighbour.is_dir()
-    assert gimp_adapter.zdce_uninstall(options) == []
+    assert gimp_adapter.uninstall(options).paths == []
 
 
 def test_install_needs_the_engine_interpreter(tmp_path):
     with pytest.raises(ValueError, match="interpreter"):
-        gimp_adapter.zdce_install(InstallOptions(prefix=tmp_path))
+        gimp_adapter.install(InstallOptions(prefix=tmp_path))
 
 
-def test_hostbridge_round_trip(tmp_path, dark_rgb):
+def _request(pixels: np.ndarray, **settings) -> bytes:
+    height, width = pixels.shape[:2]
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    header = {"width": width, "height": height, "channels": channels, **settings}
+    return json.dumps(header).encode() + b"\n" + pixels.astype(np.float32).tobytes()
+
+
+def _answers(stdout: bytes, shapes: list[tuple[int, ...]]) -> list:
+    """Split the bridge's output into its answers: a dict, or a dict and an array."""
+    found = []
+    for shape in shapes:
+        line, _, stdout = stdout.partition(b"\n")
+        answer = json.loads(line)
+        if answer.get("ok"):
+            size = int(np.prod(shape)) * 4
+            found.append((answer, np.frombuffer(stdout[:size], dtype=np.float32).reshape(shape)))
+            stdout = stdout[size:]
+        else:
+            found.append((answer, None))
+    assert stdout == b""
+    return found
+
+
+def test_hostbridge_answers_requests_in_one_process(dark_rgb):
     from zdce_core import enhance
 
     rgba = np.dstack([dark_rgb, np.full(dark_rgb.shape[:2], 200, np.uint8)]).astype(np.float32) / 255
-    raw_in, raw_out = tmp_path / "in.raw", tmp_path / "out.raw"
-    rgba.tofile(raw_in)
-    height, width = rgba.shape[:2]
-    done = subprocess.run(
-        [sys.executable, "-m", "zdce_core", "hostbridge", str(raw_in), str(raw_out),
-         "--width", str(width), "--height", str(height), "--channels", "4", "--steps", "4"],
-        capture_output=True, text=True,
+    grey = rgba[..., :1].copy()
+    grey_alpha = rgba[..., [0, 3]].copy()
+    requests = [
+        _request(rgba, steps=4),
+        _request(rgba, steps=4, strength="1.5"),  # refused, and the bridge answers the next one
+        _request(grey, steps=8, strength="0.5", denoise=False),
+        _request(grey_alpha),
+    ]
+    done = subprocess.run([sys.executable, "-m", "zdce_core", "hostbridge"], input=b"".join(requests),
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    (ok1, got_rgba), (refused, _), (ok2, got_grey), (ok3, got_ga) = _answers(
+        done.stdout, [rgba.shape, rgba.shape, grey.shape, grey_alpha.shape]
     )
-    assert done.returncode == 0, done.stderr
-    got = np.fromfile(raw_out, dtype=np.float32).reshape(rgba.shape)
-    np.testing.assert_allclose(got, enhance(rgba, 4), atol=1e-5)
-    np.testing.assert_array_equal(got[..., 3], rgba[..., 3])
+    assert ok1 == ok2 == ok3 == {"ok": True}
+    assert "strength='1.5' is invalid" in refused["error"]
+    np.testing.assert_allclose(got_rgba, enhance(rgba, 4), atol=1e-5)
+    np.testing.assert_array_equal(got_rgba[..., 3], rgba[..., 3])
+    want = enhance(grey[..., 0], 8, strength=0.5, denoise=False, channel_axis=None)
+    np.testing.assert_allclose(got_grey[..., 0], want, atol=1e-5)
+    np.testing.assert_allclose(got_ga[..., 0], enhance(grey_alpha[..., 0], channel_axis=None), atol=1e-5)
+    np.testing.assert_array_equal(got_ga[..., 1], grey_alpha[..., 1])
 
 
-def test_hostbridge_names_a_file_of_the_wrong_size(tmp_path):
-    raw_in = tmp_path / "short.raw"
-    raw_in.write_bytes(b"\0" * 12)
+def test_hostbridge_names_a_request_it_cannot_read():
     done = subprocess.run(
-        [sys.executable, "-m", "zdce_core", "hostbridge", str(raw_in), str(tmp_path / "out.raw"),
-         "--width", "2", "--height", "2", "--channels", "3"],
-        capture_output=True, text=True,
+        [sys.executable, "-m", "zdce_core", "hostbridge"],
+        input=json.dumps({"width": 2, "height": 2, "channels": 3}).encode() + b"\n" + b"\0" * 12,
+        capture_output=True, timeout=120,
     )
     assert done.returncode == 2
-    assert str(raw_in) in done.stderr and "expected 48" in done.stderr
-    assert not (tmp_path / "out.raw").exists()
+    assert json.loads(done.stdout) == {"error": "request ended after 12 of 48 pixel bytes"}

@@ -15,6 +15,7 @@ from zdce_core import enhance
 from zdce_core.adapters import manager as plugins
 from zdce_core.io import metadata, png16
 from zdce_core.adapters.hookspecs import InstallOptions
+from zdce_core.adapters.hosts import probe_version
 from zdce_core.io.images import read_image, read_photo
 from zdce_plugins.imagemagick import delegate
 
@@ -59,7 +60,7 @@ def installed(tmp_path: Path) -> dict[str, str]:
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert plugins.call(plugins.find("imagemagick").plugin, "zdce_is_installed", options=InstallOptions(prefix=prefix))
+    assert plugins.find("imagemagick").is_installed(InstallOptions(prefix=prefix))
     home = tmp_path / "home"
     home.mkdir()
     return dict(os.environ, MAGICK_CONFIGURE_PATH=str(prefix), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
@@ -124,12 +125,36 @@ def test_sixteen_bit_and_settings_from_the_environment(
     assert bad.returncode != 0 and "ZDCE_STEPS='twelve' is invalid" in bad.stderr
 
 
-def test_delegate_reports_a_bad_file(executable: str, installed: dict[str, str], tmp_path: Path) -> None:
-    (tmp_path / "notes.jpg").write_text("not a photo")
-    done = run([*commands(executable)["magick"], "zdce:notes.jpg", "out.png"], installed, tmp_path)
+def front_ends() -> list[list[str]]:
+    """Every ImageMagick reader installed here: ``magick`` (7) and ``convert`` (6, or 7's compatibility name)."""
+    found = [[path] for path in ("/usr/bin/magick", "/usr/bin/convert") if probe_version(path, "-version", adapter.VERSION)]
+    return found or [["magick"]]  # none: the `executable` fixture reports the missing host
+
+
+@pytest.mark.parametrize("front_end", front_ends(), ids=lambda argv: Path(argv[0]).name)
+def test_a_failing_read_names_the_users_file(
+    front_end: list[str], executable: str, installed: dict[str, str], tmp_path: Path
+) -> None:
+    # The delegate reads ImageMagick's temporary copy (magick-XXXX); its message names what the user typed.
+    (tmp_path / "my photos").mkdir()
+    (tmp_path / "my photos" / "notes $HOME.jpg").write_text("not a photo")
+    done = run([*front_end, "zdce:my photos/notes $HOME.jpg", "out.png"], installed, tmp_path)
     assert done.returncode != 0
-    assert "zdce delegate:" in done.stderr and "not an image" in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("zdce delegate:")]
+    assert line == "zdce delegate: my photos/notes $HOME.jpg: not an image file (format not recognised)"
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("front_end", front_ends(), ids=lambda argv: Path(argv[0]).name)
+def test_every_front_end_enhances_the_same(
+    front_end: list[str], executable: str, installed: dict[str, str], tmp_path: Path
+) -> None:
+    Image.fromarray(dark(5)).save(tmp_path / "in.png")
+    done = run([*front_end, "zdce:in.png", "out.png"], installed, tmp_path)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "out.png"), enhance(read_image(tmp_path / "in.png"), dtype=np.uint8)
+    )
 
 
 def test_png16_reads_imagemagick_files(executable: str, tmp_path: Path) -> None:
@@ -170,23 +195,26 @@ def test_install_merges_and_uninstall_restores(tmp_path: Path, user_file: str) -
     options = InstallOptions(prefix=tmp_path, python="/opt/my env/bin/python")
     path, backup = tmp_path / "delegates.xml", tmp_path / ("delegates.xml" + adapter.BACKUP_SUFFIX)
     path.write_bytes(user_file.encode())
-    assert not adapter.zdce_is_installed(options)
-    assert adapter.zdce_install(options) == [path, backup]
+    assert not adapter.is_installed(options)
+    assert adapter.install(options).paths == [path, backup]
     text = path.read_text()
     assert "<!-- my own delegates -->" in text and 'decode="foo"' in text
-    assert "&quot;/opt/my env/bin/python&quot; -I -m zdce_plugins.imagemagick.delegate &quot;%i&quot; &quot;%o&quot;" in text
+    assert (
+        "&quot;/opt/my env/bin/python&quot; -I -m zdce_plugins.imagemagick.delegate "
+        "&quot;%i&quot; &quot;%o&quot; &quot;%M&quot;" in text
+    )
     assert backup.read_bytes() == user_file.encode()
-    assert adapter.zdce_install(options) == []  # idempotent
-    assert adapter.zdce_is_installed(options)
-    assert adapter.zdce_uninstall(options) == [path, backup]
+    assert adapter.install(options).paths == []  # idempotent
+    assert adapter.is_installed(options)
+    assert adapter.uninstall(options).paths == [path, backup]
     assert path.read_bytes() == user_file.encode() and not backup.exists()
-    assert adapter.zdce_uninstall(options) == []
+    assert adapter.uninstall(options).paths == []
 
 
 def test_install_into_an_empty_prefix_and_back(tmp_path: Path) -> None:
     options = InstallOptions(prefix=tmp_path / "new", python=sys.executable)
-    assert adapter.zdce_install(options) == [tmp_path / "new" / "delegates.xml"]
-    assert adapter.zdce_uninstall(options) == [tmp_path / "new" / "delegates.xml"]
+    assert adapter.install(options).paths == [tmp_path / "new" / "delegates.xml"]
+    assert adapter.uninstall(options).paths == [tmp_path / "new" / "delegates.xml"]
     assert list((tmp_path / "new").iterdir()) == []
 
 
@@ -195,12 +223,12 @@ def test_install_refuses_to_clobber(tmp_path: Path) -> None:
     path = tmp_path / "delegates.xml"
     path.write_text("<delegatemap><delegate decode='foo'")  # broken XML
     with pytest.raises(ValueError, match="not valid XML"):
-        adapter.zdce_install(options)
+        adapter.install(options)
     assert path.read_text() == "<delegatemap><delegate decode='foo'"
     theirs = USER_DELEGATES.replace('decode="foo"', 'decode="zdce"')
     path.write_text(theirs)
     with pytest.raises(ValueError, match="did not write"):
-        adapter.zdce_install(options)
+        adapter.install(options)
     assert path.read_text() == theirs
 
 

@@ -3,7 +3,8 @@
 Installing copies ``zdce_enhance.lua`` to ``CONFIGDIR/lua/contrib/`` (CONFIGDIR is
 ``--prefix``, else ``$XDG_CONFIG_HOME/darktable``, else ``~/.config/darktable``),
 with the absolute path of the engine's ``zdce`` written in as the default of its
-"zdce executable" preference, and adds one ``require`` line to ``CONFIGDIR/luarc``.
+"zdce executable" preference and the ranges and defaults of :mod:`zdce_core.params`
+for its export-module widgets, and adds one ``require`` line to ``CONFIGDIR/luarc``.
 Uninstalling removes exactly that line and that file.
 """
 
@@ -16,15 +17,14 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from zdce_core.adapters.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
-from zdce_core.adapters.hosts import probe_version, user_config_dir
+from zdce_core import params
+from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
+from zdce_core.adapters.hosts import existing_mode, fill_in, probe_version, user_config_dir
 from zdce_core.io.atomic import atomic_path
 
 SCRIPT = "zdce_enhance.lua"
 MODULE = "contrib/zdce_enhance"
 REQUIRE_LINE = f'require "{MODULE}"'
-# The one line of the shipped script that install fills in.
-ENGINE_LINE = 'local INSTALLED_ENGINE = ""'
 # "this is darktable 4.2.1" (4.x) or "darktable 5.0.1" (5.x).
 VERSION = re.compile(r"darktable (\d\S*)")
 
@@ -64,19 +64,30 @@ def lua_string(text: str) -> str:
     return '"' + "".join(escaped) + '"'
 
 
+def lua_value(value: object) -> str:
+    """A Python bool, int or str as a Lua literal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else lua_string(str(value))
+
+
 def script_text(engine: str) -> str:
-    """The Lua script with ``engine`` as its recorded default engine."""
+    """The Lua script with ``engine`` as its recorded default engine and the parameter contract filled in."""
     template = resources.files(__name__).joinpath(SCRIPT).read_text(encoding="utf-8")
-    if template.count(ENGINE_LINE) != 1:
-        raise ValueError(f"{SCRIPT}: expected exactly one line {ENGINE_LINE!r} to fill in")
-    return template.replace(ENGINE_LINE, f"local INSTALLED_ENGINE = {lua_string(engine)}")
+    values = {
+        "INSTALLED_ENGINE": engine,
+        "MIN_STEPS": params.MIN_STEPS,
+        "MAX_STEPS": params.MAX_STEPS,
+        "DEFAULT_STEPS": params.DEFAULT_STEPS,
+        "DEFAULT_STRENGTH": params.DEFAULT_STRENGTH,
+        "DEFAULT_DENOISE": params.DEFAULT_DENOISE,
+    }
+    return fill_in(template, {k: lua_value(v) for k, v in values.items()}, "local {name} = ", source=SCRIPT)
 
 
 def _write(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    with atomic_path(path) as tmp:
+    with atomic_path(path, mode=existing_mode(path, 0o644)) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, mode)
 
 
 def _is_require_line(line: str) -> bool:
@@ -89,25 +100,16 @@ def _installed_paths(options: InstallOptions) -> tuple[Path, Path]:
     return folder / "lua" / "contrib" / SCRIPT, folder / "luarc"
 
 
-@hookimpl
-def zdce_adapter_info() -> AdapterInfo:
-    return AdapterInfo(
-        name="darktable",
-        host="darktable 4.x/5.x",
-        description="Lua script: export target and shortcut 'Low-light enhance (Zero-DCE)', results grouped and tagged",
-    )
-
-
-@hookimpl
-def zdce_detect_host() -> HostInfo | None:
+def detect() -> HostInfo | None:
+    """darktable on PATH and the version it reports."""
     executable = shutil.which("darktable")
     # darktable 4.2 run as root prints its version and then exits 1.
     version = probe_version(executable, "--version", VERSION, check_exit=False) if executable else None
     return HostInfo(executable=executable, version=version) if executable and version else None
 
 
-@hookimpl
-def zdce_install(options: InstallOptions) -> list[Path]:
+def install(options: InstallOptions) -> Changes:
+    """Write the script (if it differs) and add its ``require`` line to ``luarc`` (if missing)."""
     script, luarc = _installed_paths(options)
     changed = []
     text = script_text(engine_executable(options.python or sys.executable))
@@ -120,11 +122,11 @@ def zdce_install(options: InstallOptions) -> list[Path]:
         separator = "" if before == "" or before.endswith("\n") else "\n"
         _write(luarc, before + separator + REQUIRE_LINE + "\n")
         changed.append(luarc)
-    return changed
+    return Changes(paths=changed)
 
 
-@hookimpl
-def zdce_uninstall(options: InstallOptions) -> list[Path]:
+def uninstall(options: InstallOptions) -> Changes:
+    """Remove the script and its ``require`` line, and folders install made that are left empty."""
     script, luarc = _installed_paths(options)
     changed = []
     if script.exists():
@@ -146,12 +148,29 @@ def zdce_uninstall(options: InstallOptions) -> list[Path]:
             else:
                 _write(luarc, after)
             changed.append(luarc)
-    return changed
+    return Changes(paths=changed)
 
 
-@hookimpl
-def zdce_is_installed(options: InstallOptions) -> bool:
+def is_installed(options: InstallOptions) -> bool:
+    """Whether the script is in place and ``luarc`` requires it."""
     script, luarc = _installed_paths(options)
     return script.exists() and luarc.exists() and any(
         _is_require_line(line) for line in luarc.read_text(encoding="utf-8").splitlines()
     )
+
+
+@hookimpl
+def zdce_host_adapters() -> list[HostAdapter]:
+    """The darktable adapter."""
+    return [
+        HostAdapter(
+            name="darktable",
+            host="darktable 4.x/5.x",
+            description="Lua script: export target 'Low-light enhance (Zero-DCE)' with its settings in the export "
+            "module, and a shortcut; results grouped and tagged",
+            detect=detect,
+            install=install,
+            uninstall=uninstall,
+            is_installed=is_installed,
+        )
+    ]

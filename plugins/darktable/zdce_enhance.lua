@@ -12,7 +12,10 @@
       module (the export format chosen there is used; TIFF or JPEG), or bind a
       key to the shortcut "enhance selected images with Zero-DCE" (it uses the
       format from preferences)
-    * preferences > lua options: path of the zdce executable, steps, format
+    * the export target's own settings in the export module: steps, strength
+      (auto or a share of the trained curves), denoise; the shortcut uses the
+      same settings, and darktable remembers them between runs
+    * preferences > lua options: path of the zdce executable, format for the shortcut
 
     The engine runs as a host program: a Flatpak darktable needs
     `flatpak-spawn --host` permission (see the zdce README).
@@ -25,14 +28,22 @@ local dt = require "darktable"
 local MODULE = "zdce_enhance"
 local STORAGE = "module_zdce_enhance"
 local SHORTCUT_EVENT = "zdce_enhance_shortcut"
+local EXIT_EVENT = "zdce_enhance_exit"
 local TAG = "zdce|enhanced"
 local NAME_SUFFIX = "_zdce"
 local MIN_API = { 7, 0 }
 local FORMATS = { tiff = "TIFF (16-bit)", jpeg = "JPEG" }
 local JPEG_QUALITY = 95
-local MAX_STEPS = 8
--- `zdce install darktable` replaces this with the engine it was run from.
-local INSTALLED_ENGINE = ""
+-- `zdce install darktable` fills these in: the engine it was run from, and the
+-- ranges and defaults of zdce_core.params (the engine's one parameter definition).
+local INSTALLED_ENGINE = nil
+local MIN_STEPS = nil
+local MAX_STEPS = nil
+local DEFAULT_STEPS = nil
+local DEFAULT_STRENGTH = nil
+local DEFAULT_DENOISE = nil
+-- Strength: automatic (by exposure), or a fixed share of the trained curves.
+local STRENGTHS = { "auto", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.0" }
 
 -- `_` is gettext, as in darktable's own scripts: throwaway variables get other names.
 local gettext = dt.gettext
@@ -173,11 +184,39 @@ end
 
 -- ---------------------------------------------------------------- preferences
 
---- The user's settings, defaults filled in (preferences are unregistered in library mode).
-function M.settings()
+--- The export module's widgets (GUI only; nil in library mode).
+M.widgets = nil
+
+local function strength_label(value)
+  if value == "auto" then
+    return _("auto (by exposure)")
+  end
+  return string.format("%d %%", math.floor(tonumber(value) * 100 + 0.5))
+end
+
+local function index_of(list, value)
+  for i, item in ipairs(list) do
+    if item == value then
+      return i
+    end
+  end
+  return nil
+end
+
+--- The stored settings, defaults filled in where nothing (or nothing valid) is stored.
+local function stored_settings()
   local steps = dt.preferences.read(MODULE, "steps", "integer")
-  if not steps or steps < 1 or steps > MAX_STEPS then
-    steps = MAX_STEPS
+  if not steps or steps < MIN_STEPS or steps > MAX_STEPS then
+    steps = DEFAULT_STEPS
+  end
+  local strength = dt.preferences.read(MODULE, "strength", "string")
+  if not index_of(STRENGTHS, strength) then
+    strength = DEFAULT_STRENGTH
+  end
+  -- A string, not a bool: an unset bool reads as false, and the default is on.
+  local denoise = dt.preferences.read(MODULE, "denoise", "string")
+  if denoise ~= "yes" and denoise ~= "no" then
+    denoise = DEFAULT_DENOISE and "yes" or "no"
   end
   local format = dt.preferences.read(MODULE, "format", "enum")
   if format ~= FORMATS.jpeg then
@@ -186,8 +225,66 @@ function M.settings()
   return {
     executable = dt.preferences.read(MODULE, "executable", "file") or "",
     steps = steps,
+    strength = strength,
+    denoise = denoise == "yes",
     format = format,
   }
+end
+
+--- Store what the export module's widgets show, so the next darktable run starts from it.
+local function save_widgets()
+  if not M.widgets then
+    return
+  end
+  dt.preferences.write(MODULE, "steps", "integer", math.floor(M.widgets.steps.value + 0.5))
+  dt.preferences.write(MODULE, "strength", "string", STRENGTHS[M.widgets.strength.selected] or DEFAULT_STRENGTH)
+  dt.preferences.write(MODULE, "denoise", "string", M.widgets.denoise.value and "yes" or "no")
+end
+
+--- The user's settings: the export module's widgets where there is a GUI, else what they stored.
+-- The export target and the shortcut both read them here.
+function M.settings()
+  save_widgets()
+  return stored_settings()
+end
+
+--- The widgets the export module shows under our export target, set from the stored settings.
+local function make_widgets()
+  local stored = stored_settings()
+  local labels = {}
+  for i, value in ipairs(STRENGTHS) do
+    labels[i] = strength_label(value)
+  end
+  local widgets = {
+    steps = dt.new_widget("slider") {
+      label = _("steps"),
+      tooltip = string.format(_("curve iterations %d..%d: fewer = gentler brightening"), MIN_STEPS, MAX_STEPS),
+      soft_min = MIN_STEPS, soft_max = MAX_STEPS, hard_min = MIN_STEPS, hard_max = MAX_STEPS,
+      step = 1, digits = 0,
+    },
+    strength = dt.new_widget("combobox") {
+      label = _("strength"),
+      tooltip = _("auto adapts to each photo's exposure; a percentage scales the curves (100 % = as trained)"),
+      selected = index_of(STRENGTHS, stored.strength),
+      changed_callback = save_widgets,
+      table.unpack(labels),
+    },
+    denoise = dt.new_widget("check_button") {
+      label = _("denoise"),
+      tooltip = _("smooth the noise that brightening reveals"),
+      value = stored.denoise,
+      clicked_callback = save_widgets,
+    },
+  }
+  -- After the constructor: it sets fields in no fixed order, and a value set before the range is clamped.
+  widgets.steps.value = stored.steps
+  widgets.box = dt.new_widget("box") {
+    orientation = "vertical",
+    widgets.steps,
+    widgets.strength,
+    widgets.denoise,
+  }
+  return widgets
 end
 
 local function on_path(name)
@@ -280,7 +377,10 @@ function M.process(items, workdir, settings, progress)
     local outdir = workdir .. "/out"
     local log = workdir .. "/engine.log"
     local words = { M.shell_quote(engine), "batch", "-q", "--steps", tostring(settings.steps),
-      "--quality", tostring(JPEG_QUALITY), "-o", M.shell_quote(outdir) }
+      "--strength", M.shell_quote(settings.strength), "--quality", tostring(JPEG_QUALITY), "-o", M.shell_quote(outdir) }
+    if not settings.denoise then
+      words[#words + 1] = "--no-denoise"
+    end
     for _n, item in ipairs(items) do
       words[#words + 1] = M.shell_quote(item.file)
     end
@@ -429,8 +529,14 @@ local function selected_images()
 end
 
 local function register()
+  -- Widgets need the GUI; library mode reads the stored settings only.
+  if dt.gui then
+    M.widgets = make_widgets()
+    -- A slider has no change callback: store its last value when darktable quits.
+    dt.register_event(EXIT_EVENT, "exit", save_widgets)
+  end
   dt.register_storage(STORAGE, _("Low-light enhance (Zero-DCE)"), M.storage_store, M.storage_finalize,
-    M.storage_supported, M.storage_initialize)
+    M.storage_supported, M.storage_initialize, M.widgets and M.widgets.box)
   dt.register_event(SHORTCUT_EVENT, "shortcut", function(event, shortcut)
     local images = selected_images()
     if #images == 0 then
@@ -442,6 +548,10 @@ local function register()
 end
 
 local function destroy()
+  save_widgets()
+  if M.widgets then
+    dt.destroy_event(EXIT_EVENT, "exit")
+  end
   dt.destroy_storage(STORAGE)
   dt.destroy_event(SHORTCUT_EVENT, "shortcut")
 end
@@ -469,8 +579,6 @@ if dt.gui then
   dt.preferences.register(MODULE, "executable", "file", _("Zero-DCE: zdce executable"),
     _("path of the zdce program; empty = the one `zdce install darktable` recorded, else zdce on PATH"),
     INSTALLED_ENGINE)
-  dt.preferences.register(MODULE, "steps", "integer", _("Zero-DCE: steps"),
-    _("curve iterations 1..8: fewer = gentler brightening"), MAX_STEPS, 1, MAX_STEPS)
   dt.preferences.register(MODULE, "format", "enum", _("Zero-DCE: format for the shortcut"),
     _("file format of enhanced images made with the shortcut (the export module picks its own)"),
     FORMATS.tiff, FORMATS.tiff, FORMATS.jpeg)

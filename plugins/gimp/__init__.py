@@ -1,9 +1,10 @@
-"""GIMP 3 adapter: installs the Filters -> Low-light Enhance plug-in into a GIMP 3 profile.
+"""GIMP 3 adapter: installs the Filters -> Low-light Enhance… plug-in into a GIMP 3 profile.
 
 GIMP 3 loads a Python plug-in from ``PROFILE/plug-ins/NAME/NAME.py`` (folder
 and file share a name; the file must be executable). The installed copy
 carries the path of the engine's interpreter, because GIMP runs plug-ins
-with its own Python, which has no torch.
+with its own Python, which has no torch, and the ranges and defaults of
+:mod:`zdce_core.params`, because it cannot import them.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from zdce_core.adapters.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
-from zdce_core.adapters.hosts import probe_version, user_config_dir
+from zdce_core import params
+from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
+from zdce_core.adapters.hosts import fill_in, probe_version, user_config_dir
+from zdce_core.io.atomic import atomic_path
 
 PLUGIN = "zdce-low-light-enhance"
 # gimp-console first: it needs no display, which is what detection wants.
 EXECUTABLES = ("gimp-console-3.0", "gimp-3.0")
-# The template's placeholder line that installation fills in.
-ENGINE_LINE = re.compile(r'^ENGINE_PYTHON = "".*$', re.MULTILINE)
 VERSION = re.compile(r"version\s+(3\.[0-9][^\s]*)")
-# Starting GIMP through the chroot wrapper takes a moment; a hung host must not hang `zdce plugins`.
 
 
 def profile_dir(options: InstallOptions) -> Path:
@@ -39,26 +39,20 @@ def plugin_dir(options: InstallOptions) -> Path:
 
 
 def plugin_source(python: str) -> str:
-    """The plug-in script with ``python`` written in as the engine interpreter."""
+    """The plug-in script with ``python`` as the engine interpreter and the parameter contract filled in."""
     template = resources.files(__name__).joinpath(PLUGIN, f"{PLUGIN}.py").read_text(encoding="utf-8")
-    source, count = ENGINE_LINE.subn(lambda _: f"ENGINE_PYTHON = {python!r}", template, count=1)
-    if count != 1:
-        raise RuntimeError(f"{PLUGIN}.py template has no ENGINE_PYTHON placeholder line")
-    return source
+    values = {
+        "ENGINE_PYTHON": python,
+        "MIN_STEPS": params.MIN_STEPS,
+        "MAX_STEPS": params.MAX_STEPS,
+        "DEFAULT_STEPS": params.DEFAULT_STEPS,
+        "DEFAULT_STRENGTH": params.DEFAULT_STRENGTH,
+        "DEFAULT_DENOISE": params.DEFAULT_DENOISE,
+    }
+    return fill_in(template, {k: repr(v) for k, v in values.items()}, "{name} = ", source=f"{PLUGIN}.py")
 
 
-@hookimpl
-def zdce_adapter_info() -> AdapterInfo:
-    """Name ``gimp``, host GIMP 3, and the menu entry it adds."""
-    return AdapterInfo(
-        name="gimp",
-        host="GIMP 3",
-        description="Filters -> Low-light Enhance (procedure python-fu-zdce-low-light-enhance)",
-    )
-
-
-@hookimpl
-def zdce_detect_host() -> HostInfo | None:
+def detect() -> HostInfo | None:
     """The first GIMP 3 executable on PATH that reports a 3.x version (the Debian 12 chroot wrapper included)."""
     for name in EXECUTABLES:
         executable = shutil.which(name)
@@ -70,33 +64,44 @@ def zdce_detect_host() -> HostInfo | None:
     return None
 
 
-@hookimpl
-def zdce_install(options: InstallOptions) -> list[Path]:
+def install(options: InstallOptions) -> Changes:
     """Write the plug-in folder and its executable script, carrying ``options.python`` as the engine."""
     if not options.python:
         raise ValueError("the GIMP plug-in needs the engine's Python interpreter (InstallOptions.python)")
-    from zdce_core.io.atomic import atomic_path
-
     folder = plugin_dir(options)
     script = folder / f"{PLUGIN}.py"
-    folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(script) as tmp:
+    # GIMP reads the plug-in's translations from locale/ beside it and warns when the folder is missing.
+    (folder / "locale").mkdir(parents=True, exist_ok=True)
+    with atomic_path(script, mode=0o755) as tmp:
         tmp.write_text(plugin_source(options.python), encoding="utf-8")
-        tmp.chmod(0o755)
-    return [folder, script]
+    return Changes(paths=[folder, script])
 
 
-@hookimpl
-def zdce_uninstall(options: InstallOptions) -> list[Path]:
+def uninstall(options: InstallOptions) -> Changes:
     """Remove the plug-in folder, and nothing else, from the profile."""
     folder = plugin_dir(options)
     if not folder.exists():
-        return []
+        return Changes()
     shutil.rmtree(folder)
-    return [folder]
+    return Changes(paths=[folder])
+
+
+def is_installed(options: InstallOptions) -> bool:
+    """Whether the plug-in script is present in the profile."""
+    return (plugin_dir(options) / f"{PLUGIN}.py").is_file()
 
 
 @hookimpl
-def zdce_is_installed(options: InstallOptions) -> bool:
-    """Whether the plug-in script is present in the profile."""
-    return (plugin_dir(options) / f"{PLUGIN}.py").is_file()
+def zdce_host_adapters() -> list[HostAdapter]:
+    """The GIMP 3 adapter."""
+    return [
+        HostAdapter(
+            name="gimp",
+            host="GIMP 3",
+            description="Filters > Low-light Enhance… with a live preview (procedure python-fu-zdce-low-light-enhance)",
+            detect=detect,
+            install=install,
+            uninstall=uninstall,
+            is_installed=is_installed,
+        )
+    ]

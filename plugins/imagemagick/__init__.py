@@ -5,7 +5,9 @@ ImageMagick 6 and 7 read user delegates from ``delegates.xml`` in
 Installing adds one marked ``<delegate decode="zdce">`` entry to that file,
 creating it or merging into the user's own (after a backup); uninstalling
 removes exactly the marked lines. The delegate runs
-:mod:`zdce_plugins.imagemagick.delegate` with the engine's interpreter.
+:mod:`zdce_plugins.imagemagick.delegate` with the engine's interpreter, on
+ImageMagick's temporary copy (``%i``) and with the name the user gave
+(``%M``, which ImageMagick quotes for the shell) for its messages.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from importlib import resources
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from zdce_core.adapters.hookspecs import AdapterInfo, HostInfo, InstallOptions, hookimpl
-from zdce_core.adapters.hosts import probe_version, user_config_dir
+from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
+from zdce_core.adapters.hosts import existing_mode, probe_version, user_config_dir
 from zdce_core.io.atomic import atomic_path
 
 DELEGATES = "delegates.xml"
@@ -97,17 +99,8 @@ def policy_denial(executable: str) -> str | None:
     return verdict
 
 
-@hookimpl
-def zdce_adapter_info() -> AdapterInfo:
-    return AdapterInfo(
-        name="imagemagick",
-        host="ImageMagick 6/7",
-        description="zdce: delegate for magick/convert/mogrify (magick zdce:in.jpg out.jpg)",
-    )
-
-
-@hookimpl
-def zdce_detect_host() -> HostInfo | None:
+def detect() -> HostInfo | None:
+    """ImageMagick 7 or 6 and its version, marked when its security policy blocks the delegate."""
     found = _find()
     if found is None:
         return None
@@ -141,17 +134,12 @@ def _insertion_point(text: str) -> int:
 
 def _write(path: Path, text: str) -> None:
     ET.fromstring(text)  # never leave ImageMagick a file it cannot parse
-    with atomic_path(path) as tmp:
+    with atomic_path(path, mode=existing_mode(path, 0o644)) as tmp:
         tmp.write_bytes(text.encode("utf-8"))
-        # The temporary file is private (0600); keep the user's mode, or the usual 0644 for a new file.
-        if path.exists():
-            shutil.copymode(path, tmp)
-        else:
-            tmp.chmod(0o644)
 
 
-@hookimpl
-def zdce_install(options: InstallOptions) -> list[Path]:
+def install(options: InstallOptions) -> Changes:
+    """Add the marked delegate to ``delegates.xml`` (after a backup of the user's own); warn if policy blocks it."""
     folder = config_dir(options)
     path = folder / DELEGATES
     entry = delegate_entry(options.python or sys.executable)
@@ -178,33 +166,47 @@ def zdce_install(options: InstallOptions) -> list[Path]:
         changed = [path]
     executable = find_executable()
     denial = policy_denial(executable) if executable else None
-    if denial:
-        print(f"zdce install imagemagick: warning: {denial}", file=sys.stderr)
-    return changed
+    return Changes(paths=changed, warnings=[denial] if denial else [])
 
 
-@hookimpl
-def zdce_uninstall(options: InstallOptions) -> list[Path]:
+def uninstall(options: InstallOptions) -> Changes:
+    """Remove exactly the marked delegate; the file goes if zdce created it, the backup once it matches."""
     path = config_dir(options) / DELEGATES
     if not path.exists():
-        return []
+        return Changes()
     before = _read_checked(path)
     after = BLOCK.sub("", before)
     if after == before:
-        return []
+        return Changes()
     backup = path.with_name(path.name + BACKUP_SUFFIX)
     changed = [path]
     if after == EMPTY_MAP and not backup.exists():
         path.unlink()  # zdce created this file: nothing of the user's is in it
-        return changed
+        return Changes(paths=changed)
     _write(path, after)
     if backup.exists() and backup.read_bytes() == path.read_bytes():
         backup.unlink()  # the file is back to what the backup holds
         changed.append(backup)
-    return changed
+    return Changes(paths=changed)
+
+
+def is_installed(options: InstallOptions) -> bool:
+    """Whether the marked delegate is in ``delegates.xml``."""
+    path = config_dir(options) / DELEGATES
+    return path.exists() and BLOCK.search(_read(path)) is not None
 
 
 @hookimpl
-def zdce_is_installed(options: InstallOptions) -> bool:
-    path = config_dir(options) / DELEGATES
-    return path.exists() and BLOCK.search(_read(path)) is not None
+def zdce_host_adapters() -> list[HostAdapter]:
+    """The ImageMagick adapter."""
+    return [
+        HostAdapter(
+            name="imagemagick",
+            host="ImageMagick 6/7",
+            description="zdce: delegate for magick/convert/mogrify (magick zdce:in.jpg out.jpg)",
+            detect=detect,
+            install=install,
+            uninstall=uninstall,
+            is_installed=is_installed,
+        )
+    ]

@@ -1,7 +1,8 @@
-"""The ``zdce:`` delegate: ``python -m zdce_plugins.imagemagick.delegate IN OUT``.
+"""The ``zdce:`` delegate: ``python -m zdce_plugins.imagemagick.delegate IN OUT [NAME]``.
 
-ImageMagick runs this for ``zdce:FILE`` with ``%i`` (the input file) and
-``%o`` (a temporary file it reads back). The enhanced image goes to exactly
+ImageMagick runs this for ``zdce:FILE`` with ``%i`` (its temporary copy of
+the input), ``%o`` (a temporary file it reads back) and ``%M`` (FILE as the
+user wrote it, the name messages use). The enhanced image goes to exactly
 ``OUT`` as PNG, whatever its name (ImageMagick recognises PNG by content),
 16-bit when the input was, with alpha, EXIF (orientation applied, tag reset),
 ICC profile and DPI carried over. Settings come from the environment, since
@@ -33,12 +34,13 @@ def settings(environ: Mapping[str, str]) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Enhance ``argv[0]`` into ``argv[1]`` (PNG); one-line error and exit 1 on failure."""
+    """Enhance ``argv[0]`` into ``argv[1]`` (PNG); one-line error naming ``argv[2]`` and exit 1 on failure."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m zdce_plugins.imagemagick.delegate INPUT OUTPUT", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: python -m zdce_plugins.imagemagick.delegate INPUT OUTPUT [NAME]", file=sys.stderr)
         return 2
-    source, target = argv
+    source, target = argv[:2]
+    name = argv[2] if len(argv) == 3 else source
     try:
         from zdce_core.threads import configure_command_process
 
@@ -52,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         write_photo(target, out, photo.metadata, fmt="PNG", uncompressed=True)
     except (ImportError, OSError, ValueError, TypeError, RuntimeError, MemoryError) as exc:
         # ImportError: the interpreter in delegates.xml no longer has zdce; reinstall the delegate.
-        print(f"zdce delegate: {exc}", file=sys.stderr)
+        message = str(exc).replace(source, name)
+        if name not in message:
+            message = f"{name}: {message}"
+        print(f"zdce delegate: {message}", file=sys.stderr)
         return 1
     return 0
 

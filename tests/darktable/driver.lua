@@ -2,12 +2,13 @@
     Headless driver for tests/test_darktable.py: runs darktable as a Lua library,
     loads the installed zdce_enhance script and runs one of its processing paths.
 
-    xvfb-run -a lua5.4 driver.lua CONFIGDIR MODE ENGINE STEPS FORMAT REFDIR PHOTO...
+    xvfb-run -a lua5.4 driver.lua CONFIGDIR MODE ENGINE STEPS FORMAT STRENGTH DENOISE REFDIR PHOTO...
 
     MODE is "storage" (what darktable's export module does with our storage:
     initialize, export each image to a temporary file, store, finalize) or
     "shortcut" (the shortcut's path: export in the preferred FORMAT, then process).
-    Before that, each photo is also exported into REFDIR exactly as the script
+    STEPS, STRENGTH and DENOISE (yes/no) are stored as the export module's
+    widgets store them. Before that, each photo is also exported into REFDIR exactly as the script
     exports it, so the test can run the engine's enhance() on the same pixels.
 
     Output, one record per line, tab-separated:
@@ -17,8 +18,9 @@
       COUNT <images in the library>
 ]]
 
-local configdir, mode, engine, steps, format_name, refdir = arg[1], arg[2], arg[3], tonumber(arg[4]), arg[5], arg[6]
-local photos = { table.unpack(arg, 7) }
+local configdir, mode, engine, steps, format_name = arg[1], arg[2], arg[3], tonumber(arg[4]), arg[5]
+local strength, denoise, refdir = arg[6], arg[7], arg[8]
+local photos = { table.unpack(arg, 9) }
 
 local dt = require("darktable")("--library", ":memory:", "--configdir", configdir,
   "--cachedir", configdir .. "/cache", "--conf", "write_sidecar_files=never")
@@ -34,6 +36,8 @@ local zdce = dofile(assert(package.searchpath("contrib/zdce_enhance", package.pa
 dt.preferences.write("zdce_enhance", "executable", "string", engine)
 dt.preferences.write("zdce_enhance", "steps", "integer", steps)
 dt.preferences.write("zdce_enhance", "format", "string", format_name)
+dt.preferences.write("zdce_enhance", "strength", "string", strength)
+dt.preferences.write("zdce_enhance", "denoise", "string", denoise)
 
 local function new_format(jpeg)
   if jpeg then

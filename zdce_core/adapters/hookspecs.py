@@ -1,15 +1,17 @@
-"""Hook specifications for host adapters (GIMP, darktable, ImageMagick, third parties).
+"""Hook specifications: what a zdce plug-in can give.
 
-An adapter is any module or object that implements some of these hooks and
-is registered under the ``zdce`` entry-point group. The built-in adapters
-are registered exactly the same way. Each hook is called on one adapter at a
-time (see :func:`zdce_core.plugins.call`), so return values need not be merged.
+A plug-in is any module registered under the ``zdce`` entry-point group (the
+built-in GIMP, darktable and ImageMagick adapters are registered exactly the
+same way) that implements some of these hooks. Every hook is broadcast: each
+registered plug-in that implements it answers, and the caller combines the
+answers (see :mod:`zdce_core.adapters.manager`). Hooks print nothing; what a
+user should hear comes back as data (``warnings``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pluggy
@@ -17,15 +19,6 @@ import pluggy
 PROJECT = "zdce"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
-
-
-@dataclass(frozen=True)
-class AdapterInfo:
-    """What an adapter says about itself."""
-
-    name: str
-    host: str
-    description: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +43,31 @@ class InstallOptions:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What an install or uninstall did: the paths written, changed or removed, and warnings for the user."""
+
+    paths: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HostAdapter:
+    """One host application's adapter: its name, what it adds to the host, and how to manage it.
+
+    ``name`` is what ``zdce install NAME`` takes. ``install`` must be idempotent
+    and ``uninstall`` remove exactly what it added.
+    """
+
+    name: str
+    host: str
+    description: str
+    detect: Callable[[], HostInfo | None]
+    install: Callable[[InstallOptions], Changes]
+    uninstall: Callable[[InstallOptions], Changes]
+    is_installed: Callable[[InstallOptions], bool]
+
+
+@dataclass(frozen=True)
 class TrackerInfo:
     """An experiment tracker a plug-in offers (``zdce train --tracker NAME``).
 
@@ -62,29 +80,9 @@ class TrackerInfo:
     create: Callable[[], object]
 
 
-@hookspec(firstresult=True)
-def zdce_adapter_info() -> AdapterInfo:
-    """Describe this adapter: its short name (used by ``zdce install NAME``), host and purpose."""
-
-
-@hookspec(firstresult=True)
-def zdce_detect_host() -> HostInfo | None:
-    """Find the host application on this machine; ``None`` when it is not installed."""
-
-
-@hookspec(firstresult=True)
-def zdce_install(options: InstallOptions) -> list[Path]:
-    """Install the host-side files; return the paths written or changed. Must be idempotent."""
-
-
-@hookspec(firstresult=True)
-def zdce_uninstall(options: InstallOptions) -> list[Path]:
-    """Remove exactly what :func:`zdce_install` added; return the paths removed or changed."""
-
-
-@hookspec(firstresult=True)
-def zdce_is_installed(options: InstallOptions) -> bool:
-    """Whether the host-side files are installed at the location ``options`` names."""
+@hookspec
+def zdce_host_adapters() -> list[HostAdapter]:
+    """The host adapters this plug-in gives; ``zdce plugins`` lists them and ``zdce install`` finds them by name."""
 
 
 @hookspec

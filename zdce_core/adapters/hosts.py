@@ -34,3 +34,27 @@ def probe_version(executable: str, flag: str, pattern: re.Pattern[str], *, check
         return None
     found = pattern.search(done.stdout + done.stderr)
     return found.group(1) if found and (done.returncode == 0 or not check_exit) else None
+
+
+def fill_in(template: str, values: dict[str, str], line: str, *, source: str) -> str:
+    """``template`` with each line ``line.format(name=NAME)`` + anything replaced by that line + ``values[NAME]``.
+
+    Host scripts carry placeholder lines (``NAME = ...``) that installation
+    fills in, e.g. with the engine's path and :mod:`zdce_core.params`' ranges;
+    ValueError names ``source`` if a placeholder is not there exactly once.
+    """
+    for name, value in values.items():
+        prefix = line.format(name=name)
+        pattern = re.compile("^" + re.escape(prefix) + ".*$", re.MULTILINE)
+        template, count = pattern.subn(lambda _: prefix + value, template)
+        if count != 1:
+            raise ValueError(f"{source}: expected exactly one line starting {prefix!r} to fill in, found {count}")
+    return template
+
+
+def existing_mode(path: Path, default: int) -> int:
+    """The permission bits of ``path``, or ``default`` when it does not exist yet: rewriting keeps the user's mode."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return default

@@ -1,7 +1,8 @@
-"""Discovery of host adapters through the ``zdce`` entry-point group.
+"""Discovery of zdce plug-ins through the ``zdce`` entry-point group.
 
 The plugin manager is built on first use, not at import, so ``import
-zdce_core`` stays cheap and never imports third-party code.
+zdce_core`` stays cheap and never imports third-party code. Hooks are
+broadcast to every plug-in and their answers combined here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import pluggy
 
 from . import hookspecs
-from .hookspecs import AdapterInfo
+from .hookspecs import HostAdapter
 
 _lock = threading.Lock()
 
@@ -27,55 +28,50 @@ def _manager_unlocked() -> pluggy.PluginManager:
 
 
 def manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, with every installed adapter loaded."""
+    """The process-wide plugin manager, with every installed plug-in loaded."""
     with _lock:
         return _manager_unlocked()
 
 
 @dataclass(frozen=True)
-class Adapter:
-    """One registered adapter, as ``zdce plugins`` lists it."""
+class Plugin:
+    """One registered plug-in, as ``zdce plugins`` lists it."""
 
     entry_point: str
-    plugin: object
-    info: AdapterInfo | None
     distribution: str
     version: str
     hooks: tuple[str, ...]
 
 
-def adapters() -> list[Adapter]:
-    """Every registered adapter, sorted by name."""
+def plugins() -> list[Plugin]:
+    """Every registered plug-in with the hooks it implements, sorted by entry-point name."""
     pm = manager()
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     found = []
     for name, plugin in pm.list_name_plugin():
         dist = dists.get(id(plugin))
-        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
         found.append(
-            Adapter(
+            Plugin(
                 entry_point=name,
-                plugin=plugin,
-                info=call(plugin, "zdce_adapter_info") if "zdce_adapter_info" in hooks else None,
                 distribution=dist.project_name if dist else "?",
                 version=dist.version if dist else "?",
-                hooks=hooks,
+                hooks=tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ())),
             )
         )
-    return sorted(found, key=lambda a: a.entry_point)
+    return sorted(found, key=lambda p: p.entry_point)
 
 
-def call(plugin: object, hook: str, **kwargs):
-    """Call ``hook`` on one adapter only; ``None`` if it does not implement it."""
-    pm = manager()
-    others = [p for p in pm.get_plugins() if p is not plugin]
-    return pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+def adapters() -> list[HostAdapter]:
+    """The host adapters every plug-in gives, combined and sorted by name."""
+    answers = manager().hook.zdce_host_adapters()
+    return sorted((adapter for answer in answers for adapter in answer), key=lambda a: a.name)
 
 
-def find(name: str) -> Adapter:
-    """The adapter registered as ``name``; ValueError listing the known names otherwise."""
-    for adapter in adapters():
-        if adapter.entry_point == name:
+def find(name: str) -> HostAdapter:
+    """The host adapter called ``name``; ValueError listing the known names otherwise."""
+    known = adapters()
+    for adapter in known:
+        if adapter.name == name:
             return adapter
-    known = ", ".join(a.entry_point for a in adapters()) or "none"
-    raise ValueError(f"no zdce adapter named {name!r} (installed: {known})")
+    names = ", ".join(a.name for a in known) or "none"
+    raise ValueError(f"no zdce adapter named {name!r} (installed: {names})")

@@ -40,8 +40,11 @@ def _shortened(name: str, budget: int) -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
+def atomic_path(path: str | os.PathLike, *, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    The file gets permission bits ``mode``, or without it the usual umask-based ones.
+    """
     path = Path(path)
     marker = f"{os.getpid()}-"
     budget = NAME_MAX - len(".") - len(".") - len(marker) - _RANDOM - len(".part")
@@ -49,7 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=path.parent or ".")
     os.close(fd)
     # mkstemp makes the file private (0600); a photo should get the usual umask-based mode.
-    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.chmod(tmp, 0o666 & ~_UMASK if mode is None else mode)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

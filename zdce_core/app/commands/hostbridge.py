@@ -1,70 +1,131 @@
-"""``zdce hostbridge``: enhance raw float pixels handed over by a host plug-in.
+"""``zdce hostbridge``: enhance raw float pixels for a host plug-in, one request after another.
 
 Host applications run their plug-ins with their own Python, which has
-neither torch nor NumPy. Their plug-ins write the layer's pixels as raw
-32-bit floats in native byte order, interleaved RGB or RGBA, non-linear
-(sRGB-encoded) values in [0, 1], and call this command with the engine's own
-interpreter; it writes the enhanced pixels back in the same layout.
+neither torch nor NumPy. Their plug-ins start this command once (with the
+engine's own interpreter) and keep it running while they need it, so a
+dialog's preview pays the engine start once. Each request on stdin is one
+line of JSON, ``{"width": W, "height": H, "channels": C, "steps": N,
+"strength": "auto" or "0.5", "denoise": true}``, followed by W*H*C 32-bit
+floats in native byte order: interleaved grey (1), grey+alpha (2), RGB (3)
+or RGBA (4), non-linear (sRGB-encoded) values in [0, 1]. Each answer on
+stdout is a JSON line, ``{"ok": true}`` followed by the enhanced pixels in
+the same layout, or ``{"error": "..."}``. End of input ends the command.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import json
+import sys
+from typing import TYPE_CHECKING, BinaryIO
 
-from .options import add_curve_options
+from ... import params
 
-FLOAT_BYTES = 4  # float32; numpy loads only when pixels are read, so `zdce --help` stays quick
-
-
-def read_raw(path: Path, width: int, height: int, channels: int) -> np.ndarray:
-    """Read ``path`` as a (height, width, channels) float32 array; ValueError if its size differs."""
-    if width < 1 or height < 1 or channels not in (3, 4):
-        raise ValueError(f"{path}: bad raw layout {width}x{height}x{channels} (need positive size, 3 or 4 channels)")
-    expected = width * height * channels * FLOAT_BYTES
-    actual = path.stat().st_size
-    if actual != expected:
-        raise ValueError(f"{path}: {actual} bytes, expected {expected} for {width}x{height}x{channels} float32")
+if TYPE_CHECKING:
     import numpy as np
 
-    pixels = np.fromfile(path, dtype=np.float32).reshape(height, width, channels)
-    if not np.isfinite(pixels).all():
-        raise ValueError(f"{path}: pixel values must be finite")
-    return pixels
+FLOAT_BYTES = 4  # float32; numpy loads only when pixels arrive, so `zdce --help` stays quick
+CHANNELS = (1, 2, 3, 4)
+MAX_HEADER_BYTES = 4096
 
 
-def write_raw(path: Path, pixels: np.ndarray) -> None:
-    """Write ``pixels`` as native float32 bytes, atomically."""
+class RequestError(ValueError):
+    """A request this bridge cannot answer; the bridge answers the next one."""
+
+
+def _size(header: dict, key: str) -> int:
+    value = header.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RequestError(f"{key}={value!r} is invalid; use a positive integer")
+    return value
+
+
+def parse_header(line: bytes) -> tuple[tuple[int, int, int], dict]:
+    """The pixel layout ``(height, width, channels)`` of one request line, and the line as a dict."""
+    try:
+        header = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(f"request is not a JSON line ({exc})") from None
+    if not isinstance(header, dict):
+        raise RequestError("request is not a JSON object")
+    width, height = _size(header, "width"), _size(header, "height")
+    channels = header.get("channels")
+    if channels not in CHANNELS:
+        raise RequestError(f"channels={channels!r} is invalid; use 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA)")
+    return (height, width, channels), header
+
+
+def enhance_options(header: dict) -> dict:
+    """The ``enhance`` keyword arguments of a request; ValueError naming a bad one."""
+    return {
+        "steps": params.check_steps(header.get("steps", params.DEFAULT_STEPS)),
+        "strength": params.parse_strength(str(header.get("strength", params.DEFAULT_STRENGTH))),
+        "denoise": params.check_denoise(header.get("denoise", params.DEFAULT_DENOISE)),
+    }
+
+
+def enhance_pixels(pixels: np.ndarray, options: dict) -> np.ndarray:
+    """Enhance (H, W, C) floats; grey (+alpha) goes through the engine's grayscale path."""
     import numpy as np
 
-    from ...io.atomic import atomic_path
+    from ... import enhance  # the engine loads once, at the first request
 
-    with atomic_path(path) as tmp:
-        np.ascontiguousarray(pixels, dtype=np.float32).tofile(tmp)
+    # Hosts may hold slightly out-of-range floats (e.g. after other filters); the engine wants [0, 1].
+    np.clip(pixels, 0.0, 1.0, out=pixels)
+    channels = pixels.shape[2]
+    if channels >= 3:
+        return enhance(pixels, **options)
+    grey = enhance(pixels[..., 0], channel_axis=None, **options)
+    return np.dstack([grey, pixels[..., 1:]]) if channels == 2 else grey[..., None]
+
+
+def _answer(out: BinaryIO, header: dict, pixels: np.ndarray | None = None) -> None:
+    out.write(json.dumps(header).encode() + b"\n")
+    if pixels is not None:
+        import numpy as np
+
+        out.write(np.ascontiguousarray(pixels, dtype=np.float32).tobytes())
+    out.flush()
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> int:
+    """Answer requests until end of input; a bad request gets an error answer, not the end of the bridge."""
+    import numpy as np
+
+    while True:
+        line = requests.readline(MAX_HEADER_BYTES)
+        if not line:
+            return 0
+        try:
+            shape, header = parse_header(line)
+        except RequestError as exc:
+            # Without a valid layout the pixel bytes cannot be skipped: the stream is lost.
+            _answer(answers, {"error": str(exc)})
+            return 2
+        expected = int(np.prod(shape)) * FLOAT_BYTES
+        data = requests.read(expected)
+        if len(data) != expected:
+            _answer(answers, {"error": f"request ended after {len(data)} of {expected} pixel bytes"})
+            return 2
+        pixels = np.frombuffer(data, dtype=np.float32).reshape(shape).copy()
+        try:
+            if not np.isfinite(pixels).all():
+                raise RequestError("pixel values must be finite")
+            result = enhance_pixels(pixels, enhance_options(header))
+        except (ValueError, RuntimeError, MemoryError) as exc:
+            _answer(answers, {"error": str(exc)})
+            continue
+        _answer(answers, {"ok": True}, result)
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "hostbridge",
-        help="enhance raw float32 RGB(A) pixels for a host plug-in (GIMP uses this)",
+        help="enhance raw float32 pixels for a host plug-in, requests on stdin (GIMP uses this)",
         description=__doc__.split("\n\n", 1)[1],
     )
-    p.add_argument("input", type=Path, help="raw float32 pixels, interleaved, native byte order")
-    p.add_argument("output", type=Path, help="where to write the enhanced raw pixels")
-    p.add_argument("--width", type=int, required=True)
-    p.add_argument("--height", type=int, required=True)
-    p.add_argument("--channels", type=int, required=True, choices=(3, 4))
-    add_curve_options(p)
-    p.add_argument("--no-denoise", dest="denoise", action="store_false", help="skip the denoising pass")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    pixels = read_raw(args.input, args.width, args.height, args.channels)
-    from ... import enhance
-
-    # Hosts may hold slightly out-of-range floats (e.g. after other filters); the engine wants [0, 1].
-    pixels.clip(0.0, 1.0, out=pixels)
-    result = enhance(pixels, args.steps, strength=args.strength, denoise=args.denoise)
-    write_raw(args.output, result)
-    return 0
+    return serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,4 +1,4 @@
-"""``zdce plugins``, ``zdce install HOST``, ``zdce uninstall HOST``: the host adapters."""
+"""``zdce plugins``, ``zdce install HOST``, ``zdce uninstall HOST``: the plug-ins and the host adapters they give."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ...adapters import manager as plugins
-from ...adapters.hookspecs import InstallOptions
+from ...adapters import manager
+from ...adapters.hookspecs import Changes, InstallOptions
 
 
 def register(sub) -> None:
-    p = sub.add_parser("plugins", help="list host adapters: name, version, hooks, host found, installed")
+    p = sub.add_parser("plugins", help="list plug-ins (version, hooks) and host adapters (host found, installed)")
     p.set_defaults(func=run_list)
     for verb, what in (("install", "install into"), ("uninstall", "remove from")):
         p = sub.add_parser(verb, help=f"{what} a host application (gimp, darktable, imagemagick)")
@@ -29,38 +29,47 @@ def _options(args: argparse.Namespace) -> InstallOptions:
     return InstallOptions(prefix=args.prefix, python=sys.executable)
 
 
-def run_list(args: argparse.Namespace) -> int:
-    rows = [("NAME", "VERSION", "HOST FOUND", "INSTALLED", "HOOKS")]
-    default = InstallOptions(python=sys.executable)
-    for adapter in plugins.adapters():
-        host = plugins.call(adapter.plugin, "zdce_detect_host") if "zdce_detect_host" in adapter.hooks else None
-        found = f"{host.version}" if host else "no"
-        installed = plugins.call(adapter.plugin, "zdce_is_installed", options=default)
-        short = ",".join(h.removeprefix("zdce_") for h in adapter.hooks)
-        rows.append((adapter.entry_point, f"{adapter.distribution} {adapter.version}", found, _yes_no(installed), short))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+def _table(rows: list[tuple[str, ...]]) -> None:
+    # The last column is free text: no padding after it.
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    _table(
+        [("PLUGIN", "VERSION", "HOOKS")]
+        + [(p.entry_point, f"{p.distribution} {p.version}", ",".join(p.hooks)) for p in manager.plugins()]
+    )
+    print()
+    rows = [("ADAPTER", "HOST", "HOST FOUND", "INSTALLED", "GIVES")]
+    default = InstallOptions(python=sys.executable)
+    for adapter in manager.adapters():
+        host = adapter.detect()
+        found = host.version if host else "no"
+        installed = "yes" if adapter.is_installed(default) else "no"
+        rows.append((adapter.name, adapter.host, found, installed, adapter.description))
+    _table(rows)
     return 0
 
 
-def _yes_no(value: bool | None) -> str:
-    return "?" if value is None else ("yes" if value else "no")
+def _report(changes: Changes, verb: str) -> None:
+    for path in changes.paths:
+        print(f"{verb} {path}")
+    for warning in changes.warnings:
+        print(f"zdce: warning: {warning}", file=sys.stderr)
 
 
 def run_install(args: argparse.Namespace) -> int:
-    adapter = plugins.find(args.host)
-    written = plugins.call(adapter.plugin, "zdce_install", options=_options(args))
-    for path in written or ():
-        print(f"installed {path}")
+    adapter = manager.find(args.host)
+    _report(adapter.install(_options(args)), "installed")
     return 0
 
 
 def run_uninstall(args: argparse.Namespace) -> int:
-    adapter = plugins.find(args.host)
-    removed = plugins.call(adapter.plugin, "zdce_uninstall", options=_options(args))
-    for path in removed or ():
-        print(f"removed {path}")
-    if not removed:
+    adapter = manager.find(args.host)
+    changes = adapter.uninstall(_options(args))
+    _report(changes, "removed")
+    if not changes.paths:
         print(f"nothing of zdce was installed for {args.host}")
     return 0

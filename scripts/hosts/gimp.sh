@@ -15,7 +15,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # GIMP itself, the GObject-introspection bindings its Python plug-ins import,
 # and the typelibs for Gimp, GimpUi, Gegl, Babl and Gtk.
 PACKAGES=(gimp python3 python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4 gir1.2-babl-0.1 gir1.2-gtk-3.0)
+# The chroot build's output (debootstrap, apt inside it) goes here; its tail is shown on failure.
+BUILD_LOG="$CHROOT.build.log"
 export DEBIAN_FRONTEND=noninteractive
+source "$HERE/apt.sh"
 
 gimp_is_3() {
     # Whether the distribution's own gimp package is GIMP 3.
@@ -39,25 +42,28 @@ if [[ -f "$CHROOT/.zdce-ready" ]] && cmp -s "$HERE/gimp-console" "$WRAPPER"; the
     exit 0
 fi
 
-apt-get update -qq
+update_log="$(mktemp "${TMPDIR:-/tmp}/zdce-apt.XXXXXX.log")"
+quietly "$update_log" apt-get "${APT_OPTS[@]}" update -q
+rm -f "$update_log"
 if gimp_is_3; then
-    apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+    apt_install "${PACKAGES[@]}"
     echo "gimp.sh: installed GIMP 3 natively"
     exit 0
 fi
 
 if [[ ! -f "$CHROOT/.zdce-ready" ]]; then
-    apt-get install -y -qq debootstrap
+    apt_install debootstrap
     # A half-built chroot from an interrupted run is not trusted: start over.
-    rm -rf "$CHROOT"
+    rm -rf "$CHROOT" "$BUILD_LOG"
     mkdir -p "$(dirname "$CHROOT")"
-    debootstrap --variant=minbase trixie "$CHROOT" "$MIRROR"
+    echo "gimp.sh: building a Debian 13 chroot for GIMP 3 at $CHROOT (a few minutes; log: $BUILD_LOG)"
+    quietly "$BUILD_LOG" debootstrap --variant=minbase trixie "$CHROOT" "$MIRROR"
     # Inside the chroot, mount nothing from the host: no service starts there.
     printf '#!/bin/sh\nexit 101\n' > "$CHROOT/usr/sbin/policy-rc.d"
     chmod +x "$CHROOT/usr/sbin/policy-rc.d"
-    chroot "$CHROOT" apt-get update -qq
-    chroot "$CHROOT" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+    quietly "$BUILD_LOG" chroot "$CHROOT" apt-get "${APT_OPTS[@]}" update -q
+    quietly "$BUILD_LOG" chroot "$CHROOT" env DEBIAN_FRONTEND=noninteractive \
+        apt-get "${APT_OPTS[@]}" install -y -q --no-install-recommends "${PACKAGES[@]}"
     chroot "$CHROOT" apt-get clean
     touch "$CHROOT/.zdce-ready"
 fi

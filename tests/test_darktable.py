@@ -239,8 +239,11 @@ def test_partly_failing_engine_imports_the_rest_and_names_the_original(lua_cpath
 def test_export_module_widgets_reach_the_engine_and_are_remembered(lua_cpath, tmp_path, shared_photo):
     configdir = tmp_path / "dt config"
     _install(configdir)
-    with (configdir / "luarc").open("a") as luarc:
-        luarc.write(f"dofile({adapter.lua_string(str(GUI_PROBE))})\n")
+    started = tmp_path / "started"
+    luarc = configdir / "luarc"
+    # A marker before our script loads tells a hang in darktable's start-up from one in the script.
+    luarc.write_text(f"io.open({adapter.lua_string(str(started))}, 'w'):close()\n" + luarc.read_text()
+                     + f"dofile({adapter.lua_string(str(GUI_PROBE))})\n")
     photo = _photo(tmp_path / AWKWARD_DIR, (60, 40), shared_photo)
     report = tmp_path / "report.txt"
     (tmp_path / "tmp").mkdir()
@@ -249,27 +252,35 @@ def test_export_module_widgets_reach_the_engine_and_are_remembered(lua_cpath, tm
            "ZDCE_TEST_REFERENCE": str(reference)}
     args = ["xvfb-run", "-a", "darktable", "--configdir", str(configdir), "--cachedir", str(tmp_path / "cache"),
             "--library", ":memory:", "--conf", "write_sidecar_files=never"]
-    # The probe quits darktable once it has reported; stop it if it hangs.
-    gui = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and gui.poll() is None:
-            if report.exists() and report.read_text().endswith("done\n"):
-                deadline = min(deadline, time.monotonic() + 60)
-            time.sleep(0.5)
-    finally:
-        if gui.poll() is None:
-            os.killpg(gui.pid, signal.SIGTERM)
+    # The probe quits darktable once it has reported; stop it if it hangs. Its messages go to a
+    # file: nobody reads a pipe while it runs, and a full pipe would block it.
+    log = tmp_path / "darktable.log"
+    with log.open("wb") as errors:
+        gui = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                               start_new_session=True)
         try:
-            _, stderr = gui.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(gui.pid, signal.SIGKILL)
-            _, stderr = gui.communicate()
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and gui.poll() is None:
+                if report.exists() and report.read_text().endswith("done\n"):
+                    deadline = min(deadline, time.monotonic() + 60)
+                time.sleep(0.5)
+        finally:
+            if gui.poll() is None:
+                os.killpg(gui.pid, signal.SIGTERM)
+            try:
+                gui.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(gui.pid, signal.SIGKILL)
+                gui.wait()
+    stderr = log.read_bytes()
     seen = {}
     for line in report.read_text().splitlines() if report.exists() else []:
         key, _, value = line.partition("\t")
         seen[key] = value.split("\t")
-    assert "done" in seen, f"the probe did not finish; darktable said:\n{stderr.decode(errors='replace')[-3000:]}"
+    assert "done" in seen, (
+        f"the probe did not finish (luarc {'started' if started.exists() else 'never ran'}); "
+        f"darktable said:\n{stderr.decode(errors='replace')[-3000:]}"
+    )
     assert seen["gui"] == ["true"]
     # Registered preferences and their defaults: the engine install recorded, 8 steps, 16-bit TIFF.
     assert seen["executable"] == [adapter.engine_executable(sys.executable)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -128,4 +129,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Answers get their own copy of stdout; anything else printed to it (a library's
+    # stray message, a warning) goes to stderr and cannot corrupt the pixel stream.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    with answers:
+        return serve(sys.stdin.buffer, answers)

@@ -40,6 +40,9 @@ AWKWARD_NAME = 'low light\'s "night" `x`.png'
 # of full range on darktable 4.2), plus one more JPEG encoding of the result
 # (JPEG, quality 95).
 TIFF_MAX_ERROR = 1e-3
+# darktable GUI starts: how long until luarc must have run, and how many starts to try.
+START_TIMEOUT_S = 90
+START_ATTEMPTS = 3
 JPEG_MEAN_ERROR = 1.5 / 255
 JPEG_MAX_ERROR = 24 / 255
 
@@ -111,6 +114,15 @@ def _photo(folder: Path, size: tuple[int, int], shared_photo: Path) -> Path:
     return path
 
 
+def _batch(photo: Path, out: Path, *options: str) -> np.ndarray:
+    """``zdce batch`` run on ``photo`` from the command line, its result read back."""
+    engine = adapter.engine_executable(sys.executable)
+    done = subprocess.run([engine, "batch", "-q", *options, "-o", str(out), str(photo)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return read_image(out / photo.name)
+
+
 def _as_float(array: np.ndarray) -> np.ndarray:
     return array.astype(np.float64) / np.iinfo(array.dtype).max
 
@@ -136,8 +148,8 @@ def test_export_target_enhances_imports_groups_and_tags(lua_cpath, tmp_path, sha
         got = read_image(result)
         exported = read_image(run.references[str(leader)])
         assert got.dtype == np.uint16 and exported.dtype == np.uint16  # 16-bit all the way
-        # Like with like: `zdce batch` asks the engine for 16-bit output, so does the reference.
-        want = enhance(exported, steps=8, dtype=np.uint16)
+        # Like with like: what `zdce batch` makes of the very file darktable exported, run here by hand.
+        want = _batch(run.references[str(leader)], tmp_path / "by hand", "--steps", "8")
         assert got.shape == want.shape
         assert np.abs(_as_float(got) - _as_float(want)).max() <= TIFF_MAX_ERROR
     assert _leftovers(tmp_path) == []
@@ -253,25 +265,33 @@ def test_export_module_widgets_reach_the_engine_and_are_remembered(lua_cpath, tm
     args = ["xvfb-run", "-a", "darktable", "--configdir", str(configdir), "--cachedir", str(tmp_path / "cache"),
             "--library", ":memory:", "--conf", "write_sidecar_files=never"]
     # The probe quits darktable once it has reported; stop it if it hangs. Its messages go to a
-    # file: nobody reads a pipe while it runs, and a full pipe would block it.
+    # file: nobody reads a pipe while it runs, and a full pipe would block it. Under load
+    # darktable 4.2 sometimes hangs in its own start-up, before luarc runs (about 1 start in 3
+    # at load 15, none at rest): the marker shows it, and only then is darktable started again.
     log = tmp_path / "darktable.log"
-    with log.open("wb") as errors:
-        gui = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
-                               start_new_session=True)
-        try:
-            deadline = time.monotonic() + 240
-            while time.monotonic() < deadline and gui.poll() is None:
-                if report.exists() and report.read_text().endswith("done\n"):
-                    deadline = min(deadline, time.monotonic() + 60)
-                time.sleep(0.5)
-        finally:
-            if gui.poll() is None:
-                os.killpg(gui.pid, signal.SIGTERM)
+    for _attempt in range(START_ATTEMPTS):
+        with log.open("wb") as errors:
+            gui = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=errors, start_new_session=True)
             try:
-                gui.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(gui.pid, signal.SIGKILL)
-                gui.wait()
+                start = time.monotonic()
+                deadline = start + 240
+                while time.monotonic() < deadline and gui.poll() is None:
+                    if not started.exists() and time.monotonic() > start + START_TIMEOUT_S:
+                        break
+                    if report.exists() and report.read_text().endswith("done\n"):
+                        deadline = min(deadline, time.monotonic() + 60)
+                    time.sleep(0.5)
+            finally:
+                if gui.poll() is None:
+                    os.killpg(gui.pid, signal.SIGTERM)
+                try:
+                    gui.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(gui.pid, signal.SIGKILL)
+                    gui.wait()
+        if started.exists():
+            break
     stderr = log.read_bytes()
     seen = {}
     for line in report.read_text().splitlines() if report.exists() else []:

@@ -9,8 +9,8 @@ cores shared among the workers, as ``zdce batch`` does). Each run enhances
 the same photos from the shared test data into a fresh temporary folder with
 :func:`zdce_core.app.batch.run` (read, enhance, write, metadata and all); the
 best wall time of ``--repeat`` interleaved rounds is printed with the CPU
-time the process used. The first, untimed run loads the model and warms the
-compiled kernels.
+time the process used. The first, untimed run loads the model and brings the
+photos into the page cache.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     inputs = [str(SETS[args.set])]
-    time_batch(inputs, "1")  # warm-up: model load, numba compilation
+    time_batch(inputs, "1")  # warm-up: model load, photos into the page cache
     print(f"set={args.set} cores={available_cores()} load={os.getloadavg()[0]:.1f} "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     # Rounds interleave the runs so a change in machine load hits them all alike.

@@ -28,7 +28,7 @@ def network_input_factor(height: int, width: int) -> int:
     >>> network_input_factor(512, 512), network_input_factor(2160, 3840), network_input_factor(100, 60)
     (8, 60, 2)
     """
-    # Imported here so that reading ESTIMATE_SIDE (the command line's help does) loads no numba.
+    # Imported here so that reading ESTIMATE_SIDE (the command line's help does) loads no NumPy.
     from .resample import reduction_factor
 
     return reduction_factor(height, width, ESTIMATE_SIDE)

@@ -29,7 +29,7 @@ from zdce_core.training.trackers import require
 from zdce_core.training.trackers.mlflow import local_store
 
 LOSSES = ("total", "spatial", "exposure", "colour", "smoothness")
-SMALL = ["--epochs", "2", "--batch-size", "3", "--size", "32", "--device", "cpu", "--sample-every", "1", "--quiet"]
+SMALL = ["--epochs", "2", "--batch-size", "3", "--crop", "32", "--device", "cpu", "--sample-every", "1", "--quiet"]
 
 
 def _photos(folder, count=7, seed=1):

@@ -31,37 +31,41 @@ def photo_dir(tmp_path):
 
 
 def _config(**kw):
-    base = dict(epochs=6, batch_size=3, size=32, lr=1e-3, device="cpu")
+    base = dict(epochs=6, batch_size=4, crop=32, lr=1e-3, val_fraction=0.2, device="cpu")
     base.update(kw)
     return TrainConfig(**base)
 
 
 def test_loss_falls_and_outputs_written(photo_dir, tmp_path):
     out = tmp_path / "model.pt"
-    result = train(photo_dir, out, _config(), progress=False)
+    result = train(photo_dir, out, _config())
     totals = [row["total"] for row in result.epoch_losses]
     assert totals[-1] < totals[0] * 0.9, totals
     assert [p.name for p, _ in result.skipped] == ["notes.jpg"]
     with open(result.losses_csv) as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
-    assert set(rows[0]) == {"epoch", "total", "spatial", "exposure", "colour", "smoothness"}
+    terms = {"total", "spatial", "exposure", "colour", "smoothness", "toe"}
+    assert set(rows[0]) == {"epoch", "seconds"} | terms | {f"val_{k}" for k in terms}
     model = load_model(out)  # a weights-only, validated checkpoint
     assert sum(a.size for a in model.state.values()) == 79416
 
 
 def test_seeded_runs_are_identical(photo_dir, tmp_path):
-    a = train(photo_dir, tmp_path / "a.pt", _config(epochs=2), progress=False)
-    b = train(photo_dir, tmp_path / "b.pt", _config(epochs=2), progress=False)
-    assert a.epoch_losses == b.epoch_losses
+    a = train(photo_dir, tmp_path / "a.pt", _config(epochs=2))
+    b = train(photo_dir, tmp_path / "b.pt", _config(epochs=2))
+    def losses(result):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in result.epoch_losses]
+
+    assert losses(a) == losses(b)
     sa, sb = torch.load(tmp_path / "a.pt", weights_only=True), torch.load(tmp_path / "b.pt", weights_only=True)
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_resume_continues_where_it_stopped(photo_dir, tmp_path):
-    whole = train(photo_dir, tmp_path / "whole.pt", _config(epochs=4), progress=False)
-    train(photo_dir, tmp_path / "part.pt", _config(epochs=2), progress=False)
-    resumed = train(photo_dir, tmp_path / "part.pt", _config(epochs=4), resume=True, progress=False)
+    whole = train(photo_dir, tmp_path / "whole.pt", _config(epochs=4))
+    train(photo_dir, tmp_path / "part.pt", _config(epochs=2))
+    resumed = train(photo_dir, tmp_path / "part.pt", _config(epochs=4), resume=True)
     assert len(resumed.epoch_losses) == 4
     np.testing.assert_allclose(
         [r["total"] for r in resumed.epoch_losses], [r["total"] for r in whole.epoch_losses], rtol=1e-5
@@ -70,7 +74,7 @@ def test_resume_continues_where_it_stopped(photo_dir, tmp_path):
 
 def test_cli_train_reports_skipped_files(photo_dir, tmp_path, capsys):
     out = tmp_path / "cli.pt"
-    code = main(["train", str(photo_dir), "-o", str(out), "--epochs", "1", "--size", "32", "--device", "cpu", "--quiet"])
+    code = main(["train", str(photo_dir), "-o", str(out), "--epochs", "1", "--crop", "32", "--device", "cpu", "--quiet"])
     captured = capsys.readouterr()
     assert code == 0 and out.exists()
     assert "notes.jpg" in captured.err and "skipped 1" in captured.err
@@ -89,3 +93,45 @@ def test_cli_train_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert code == 2
     assert "absent: not a folder of training photos" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+class Recorder:
+    """A callback that keeps what the loop hands it; defines no on_batch_end, which must be fine."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_run_start(self, run):
+        self.events.append(("start", run))
+
+    def on_epoch_end(self, epoch, metrics, model):
+        self.events.append(("epoch", epoch, dict(metrics), type(model).__name__))
+
+    def on_run_end(self, result):
+        self.events.append(("end", result))
+
+
+def test_callbacks_see_run_epochs_and_result(photo_dir, tmp_path):
+    rec = Recorder()
+    result = train(photo_dir, tmp_path / "cb.pt", _config(epochs=2), callbacks=[rec, object()])
+    kinds = [e[0] for e in rec.events]
+    assert kinds == ["start", "epoch", "epoch", "end"]
+    run = rec.events[0][1]
+    # Six readable photos, a fifth (rounded) held out; the seventh file is skipped, not dropped silently.
+    assert (run["train_photos"], run["val_photos"], run["skipped"], run["device"]) == (5, 1, 1, "cpu")
+    assert run["config"]["crop"] == 32 and run["batches_per_epoch"] == 2
+    epoch, metrics = rec.events[1][1], rec.events[1][2]
+    assert epoch == 1 and rec.events[1][3] == "DCENet"
+    assert {"total", "toe", "val_total", "val_exposure", "seconds"} <= set(metrics)
+    assert metrics == {k: v for k, v in result.epoch_losses[0].items() if k != "epoch"}
+    assert rec.events[-1][1] is result
+
+
+def test_validation_folder(photo_dir, tmp_path):
+    val = tmp_path / "val"
+    val.mkdir()
+    Image.fromarray(np.full((40, 56, 3), 30, np.uint8)).save(val / "flat.png")
+    rec = Recorder()
+    result = train(photo_dir, tmp_path / "v.pt", _config(epochs=1), val_dir=val, callbacks=[rec])
+    assert (rec.events[0][1]["train_photos"], rec.events[0][1]["val_photos"]) == (6, 1)
+    assert np.isfinite(result.epoch_losses[0]["val_total"])

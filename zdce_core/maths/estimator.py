@@ -16,9 +16,12 @@ from __future__ import annotations
 ESTIMATE_SIDE = 64
 """Longer side, in pixels, of the copy DCE-Net runs on (at most).
 
-Chosen by measurement (``benchmarks/train_speed.py``): at 128 a training
-epoch over SICE part 1 fits the 2-minute CPU budget, and the maps stay
-fine enough that a lamp or a window gets its own curve.
+Chosen by measurement on the 2-core machine (``benchmarks/train_speed.py``):
+the network's forward and backward pass is most of a training step and grows
+with the square of this side; at 128 an epoch over SICE part 1 cost about four
+times what it costs at 64, far past the 2-minute budget. At 64 the network's
+15-pixel receptive field spans a quarter of the scene, and a 4K photo gets
+maps of one value per 60x60 pixels, which the smooth curves allow.
 """
 
 

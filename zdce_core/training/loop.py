@@ -1,8 +1,18 @@
-"""Zero-reference training of DCE-Net on a folder of unlabelled photos.
+"""Zero-reference training of DCE-Net on a folder of unlabelled photos, the way it runs.
 
-Seeded and reproducible (the shuffle and flips of epoch ``e`` depend only on
-``seed`` and ``e``), resumable from the ``.state.pt`` file saved after every
-epoch, with per-epoch mean losses in a CSV beside the output.
+Every step runs the inference estimator (:mod:`zdce_core.maths.estimator`):
+a crop of a photo, box-reduced to the network's input size, the network's
+maps upsampled to the crop, the curves and the losses at the crop's
+resolution. Crops are square and taken either from the photo as stored
+(fine detail) or from a box-reduced copy whose shorter side is the crop
+(the whole scene, as a photo of that size is seen at inference), so the
+aspect ratio is never changed.
+
+Photos are decoded once and kept as uint8. Seeded and reproducible (the
+split, shuffle, views and flips of epoch ``e`` depend only on ``seed`` and
+``e``), resumable from the ``.state.pt`` file saved after every epoch; every
+photo is used every epoch (the last batch may be smaller). A share of the
+photos (or a separate folder) is held out for per-epoch validation losses.
 """
 
 from __future__ import annotations
@@ -16,27 +26,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from .curves import apply_curves
 from ..io.atomic import atomic_path
 from ..io.images import list_images
-from .losses import LossWeights, zero_reference_loss
+from ..maths.estimator import ESTIMATE_SIDE
+from ..maths.resample import reduction_factor
+from .curves import apply_curves
+from .estimator import estimate_maps
+from .losses import LOSS_NAMES, LossWeights, zero_reference_loss
 from .model import DCENet
-
-LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness")
 
 
 @dataclass
 class TrainConfig:
-    """Settings of one training run; defaults follow the paper's reference run."""
+    """Settings of one training run."""
 
-    epochs: int = 100
+    epochs: int = 30
     batch_size: int = 8
-    size: int = 256
-    lr: float = 1e-4
+    crop: int = 2 * ESTIMATE_SIDE
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
+    val_fraction: float = 0.05
     seed: int = 0
     device: str = "auto"
     weights: LossWeights = field(default_factory=LossWeights)
@@ -56,24 +69,95 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_training_images(directory: Path, size: int) -> tuple[torch.Tensor, list[tuple[Path, str]]]:
-    """Every readable photo in ``directory``, resized to ``size``, as a uint8 (N, 3, size, size) tensor."""
+def load_photos(directory: Path, max_side: int) -> tuple[list[torch.Tensor], list[Path], list[tuple[Path, str]]]:
+    """Every readable photo in ``directory`` as a uint8 ``(3, H, W)`` tensor, box-reduced to at most ``max_side``.
+
+    Returns the photos, their paths and the ``(path, reason)`` of every file
+    that could not be read.
+    """
     if not directory.is_dir():
         raise ValueError(f"{directory}: not a folder of training photos")
     files = list_images(directory)
     if not files:
         raise ValueError(f"{directory}: no image files found to train on")
-    arrays, skipped = [], []
+    photos, paths, skipped = [], [], []
     for path in files:
         try:
             with Image.open(path) as im:
-                im = im.convert("RGB").resize((size, size), Image.BICUBIC)
-                arrays.append(np.asarray(im))
+                im = im.convert("RGB")
+                factor = reduction_factor(im.height, im.width, max_side)
+                if factor > 1:
+                    im = im.reduce(factor)
+                photos.append(torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).contiguous())
+                paths.append(path)
         except Exception as exc:  # Pillow raises many types for bad files; all mean "skip it".
             skipped.append((path, f"{type(exc).__name__}: {exc}"))
-    if not arrays:
+    if not photos:
         raise ValueError(f"{directory}: none of the {len(files)} files could be read as an image")
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous(), skipped
+    return photos, paths, skipped
+
+
+def _box(x: torch.Tensor, factor: int) -> torch.Tensor:
+    return x if factor == 1 else F.avg_pool2d(x, factor, stride=factor, ceil_mode=True)
+
+
+def _crop_batch(photos: list[torch.Tensor], crop: int, gen: torch.Generator) -> torch.Tensor:
+    """One float batch of square crops (side at most ``crop``) with random view, position and flips."""
+    side = min(crop, *(min(p.shape[1:]) for p in photos))
+    whole_scene = bool(torch.rand((), generator=gen) < 0.5)
+    out = []
+    for photo in photos:
+        x = photo[None].float() / 255
+        if whole_scene:
+            x = _box(x, max(1, min(x.shape[2:]) // side))
+        top = int(torch.randint(x.shape[2] - side + 1, (), generator=gen))
+        left = int(torch.randint(x.shape[3] - side + 1, (), generator=gen))
+        x = x[:, :, top : top + side, left : left + side]
+        flips = torch.rand(2, generator=gen) < 0.5
+        if flips[0]:
+            x = x.flip(3)
+        if flips[1]:
+            x = x.flip(2)
+        out.append(x)
+    return torch.cat(out)
+
+
+def _validation_views(photos: list[torch.Tensor], crop: int) -> list[torch.Tensor]:
+    """The held-out photos as float batches, each photo box-reduced so its shorter side is at most ``crop``."""
+    groups: dict[tuple[int, int], list[torch.Tensor]] = {}
+    for photo in photos:
+        x = photo[None].float() / 255
+        x = _box(x, max(1, -(-min(x.shape[2:]) // crop)))
+        groups.setdefault(tuple(x.shape[2:]), []).append(x)
+    return [torch.cat(g) for g in groups.values()]
+
+
+def _losses(model, x: torch.Tensor, weights: LossWeights) -> dict[str, torch.Tensor]:
+    small, full = estimate_maps(model, x)
+    enhanced = apply_curves(x, full)[-1]
+    return zero_reference_loss(enhanced, x, small, weights)
+
+
+@torch.no_grad()
+def _validate(model, batches: list[torch.Tensor], weights: LossWeights, device) -> dict[str, float]:
+    model.eval()
+    sums, count = dict.fromkeys(LOSS_NAMES, 0.0), 0
+    for batch in batches:
+        for start in range(0, batch.shape[0], 16):
+            x = batch[start : start + 16].to(device)
+            terms = _losses(model, x, weights)
+            for k in LOSS_NAMES:
+                sums[k] += float(terms[k]) * x.shape[0]
+            count += x.shape[0]
+    model.train()
+    return {f"val_{k}": v / count for k, v in sums.items()}
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Train and validation indices: a seeded ``fraction`` held out, at least one photo left to train on."""
+    n_val = min(n - 1, round(n * fraction)) if fraction > 0 else 0
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(order[n_val:]), sorted(order[:n_val])
 
 
 def _state_path(output: Path) -> Path:
@@ -92,22 +176,52 @@ def train(
     output: str | os.PathLike,
     config: TrainConfig | None = None,
     *,
+    val_dir: str | os.PathLike | None = None,
     resume: bool = False,
-    progress: bool = True,
     callbacks: Sequence[object] = (),
 ) -> TrainResult:
     """Train DCE-Net on the photos in ``data_dir`` and save its weights to ``output``.
 
-    ``callbacks`` are objects that may define ``on_run_start(run: dict)``,
-    ``on_batch_end(epoch, batch, batches)``, ``on_epoch_end(epoch, metrics,
-    model)`` (``metrics``: the mean loss terms and ``seconds``) and
-    ``on_run_end(result)``; each defined method is called.
+    Parameters
+    ----------
+    data_dir
+        Folder of photos (no labels). Unreadable files are skipped and listed
+        in the result.
+    output
+        Where the final weights go (``.pt``); the training state goes beside
+        it (``NAME.state.pt``), the per-epoch losses to ``NAME.csv``.
+    config
+        Settings; :class:`TrainConfig` defaults if ``None``.
+    val_dir
+        Folder of validation photos; if ``None``, ``config.val_fraction`` of
+        ``data_dir`` is held out.
+    resume
+        Continue from the state file, if there is one.
+    callbacks
+        Objects that may define ``on_run_start(run: dict)``, ``on_batch_end(epoch,
+        batch, batches)``, ``on_epoch_end(epoch, metrics, model)`` and
+        ``on_run_end(result)``; each defined method is called. ``metrics``
+        holds the mean training loss terms, ``val_``-prefixed validation
+        terms and ``seconds``.
+
+    Returns
+    -------
+    TrainResult
     """
     config = config or TrainConfig()
     output = Path(output)
     device = resolve_device(config.device)
-    data, skipped = load_training_images(Path(data_dir), config.size)
-    data = data.to(device)
+    max_side = 2 * config.crop
+    photos, paths, skipped = load_photos(Path(data_dir), max_side)
+    if val_dir is not None:
+        val_photos, val_paths, val_skipped = load_photos(Path(val_dir), max_side)
+        skipped += val_skipped
+        train_photos = photos
+    else:
+        train_idx, val_idx = _split(len(photos), config.val_fraction, config.seed)
+        train_photos = [photos[i] for i in train_idx]
+        val_photos, val_paths = [photos[i] for i in val_idx], [paths[i] for i in val_idx]
+    val_batches = _validation_views(val_photos, config.crop)
 
     torch.manual_seed(config.seed)
     model = DCENet().to(device)
@@ -120,45 +234,48 @@ def train(
         optimiser.load_state_dict(state["optimiser"])
         start_epoch, history = state["epoch"], state["history"]
 
-    n = data.shape[0]
-    batches = max(1, n // config.batch_size)
-    bar = _progress_bar(config.epochs * batches, start_epoch * batches, progress)
+    n = len(train_photos)
+    batches = -(-n // config.batch_size)
     _call(callbacks, "on_run_start", {
-        "config": asdict(config), "data_dir": str(data_dir), "val_dir": None, "output": str(output),
-        "device": str(device), "train_photos": n, "val_photos": 0, "skipped": len(skipped),
-        "start_epoch": start_epoch, "batches_per_epoch": batches,
+        "config": _config_dict(config),
+        "data_dir": str(data_dir),
+        "val_dir": None if val_dir is None else str(val_dir),
+        "output": str(output),
+        "device": str(device),
+        "train_photos": n,
+        "val_photos": len(val_photos),
+        "val_files": [str(p) for p in val_paths],
+        "skipped": len(skipped),
+        "start_epoch": start_epoch,
+        "batches_per_epoch": batches,
     })
     model.train()
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
         gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=gen)
-        flips = torch.rand(n, 2, generator=gen) < 0.5
+        order = torch.randperm(n, generator=gen).tolist()
         # Accumulated on the device: converting to float every batch would stall a GPU.
         sums = {k: torch.zeros((), device=device) for k in LOSS_NAMES}
         for b in range(batches):
-            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-            x = data[idx.to(device)].float() / 255
-            x = _flip(x, flips[idx])
-            alphas = model(x)
-            enhanced = apply_curves(x, alphas)[-1]
-            terms = zero_reference_loss(enhanced, x, alphas, config.weights)
+            chosen = [train_photos[i] for i in order[b * config.batch_size : (b + 1) * config.batch_size]]
+            x = _crop_batch(chosen, config.crop, gen).to(device)
+            terms = _losses(model, x, config.weights)
             optimiser.zero_grad(set_to_none=True)
             terms["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimiser.step()
             for k in LOSS_NAMES:
-                sums[k] += terms[k].detach()
-            bar.update(1)
+                sums[k] += terms[k].detach() * x.shape[0]
             _call(callbacks, "on_batch_end", epoch + 1, b + 1, batches)
-        history.append({"epoch": epoch + 1, **{k: float(v) / batches for k, v in sums.items()}})
-        bar.set_postfix(loss=f"{history[-1]['total']:.4f}")
-        metrics = {k: v for k, v in history[-1].items() if k != "epoch"}
+        metrics = {k: float(v) / n for k, v in sums.items()}
+        if val_batches:
+            metrics.update(_validate(model, val_batches, config.weights, device))
+        metrics["seconds"] = time.perf_counter() - started
+        history.append({"epoch": epoch + 1, **metrics})
         # Callbacks first: one interrupted there leaves the epoch unsaved, so a resume repeats it for them too.
-        _call(callbacks, "on_epoch_end", epoch + 1, {**metrics, "seconds": time.perf_counter() - started}, model)
+        _call(callbacks, "on_epoch_end", epoch + 1, metrics, model)
         _save_state(state_path, model, optimiser, epoch + 1, history, config)
         _write_csv(output.with_suffix(".csv"), history)
-    bar.close()
 
     weights = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(output) as tmp:
@@ -168,10 +285,8 @@ def train(
     return result
 
 
-def _flip(x: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
-    flips = flips.to(x.device)
-    x = torch.where(flips[:, 0, None, None, None], x.flip(3), x)
-    return torch.where(flips[:, 1, None, None, None], x.flip(2), x)
+def _config_dict(config: TrainConfig) -> dict:
+    return asdict(config)
 
 
 def _save_state(path: Path, model, optimiser, epoch: int, history, config: TrainConfig) -> None:
@@ -187,13 +302,8 @@ def _save_state(path: Path, model, optimiser, epoch: int, history, config: Train
 
 
 def _write_csv(path: Path, history: list[dict[str, float]]) -> None:
+    fields = list(dict.fromkeys(k for row in history for k in row))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", *LOSS_NAMES])
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
-
-
-def _progress_bar(total: int, initial: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, disable=not enabled, unit="batch", desc="training")

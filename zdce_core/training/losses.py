@@ -1,8 +1,11 @@
-"""The four non-reference losses of Zero-DCE, as pure tensor functions.
+"""The zero-reference losses, as pure tensor functions.
 
 None needs a ground truth: they judge the enhanced image (and the curve
-maps) against the input and against simple priors. Default weights are
-the ones the paper's reference training used.
+maps) against the input and against simple priors. Three are the paper's
+(spatial consistency, colour constancy, illumination smoothness); exposure
+control is made input-adaptive, and a toe term is added, because *dark is
+not low light*: a fixed target of 0.6 pulls well-lit and over-exposed
+frames towards one brightness and lifts black skies and sensor noise.
 """
 
 from __future__ import annotations
@@ -26,17 +29,76 @@ def spatial_consistency(enhanced: torch.Tensor, original: torch.Tensor, region: 
     return loss
 
 
-def exposure_control(enhanced: torch.Tensor, target: float = 0.6, patch: int = 16) -> torch.Tensor:
-    """Pull the mean of each 16x16 patch's luminance towards ``target``."""
-    y = F.avg_pool2d(enhanced.mean(1, keepdim=True), patch)
-    return ((y - target) ** 2).mean()
+def _smoothstep(value: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    t = ((value - low) / (high - low)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
 
 
-def colour_constancy(enhanced: torch.Tensor) -> torch.Tensor:
-    """Grey-world prior: the three channel means should agree."""
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """The channel mean, ``(B, 1, H, W)``: the brightness every term measures (as the paper's)."""
+    return x.mean(1, keepdim=True)
+
+
+def key(x: torch.Tensor) -> torch.Tensor:
+    """Log-average brightness of each image, ``(B, 1, 1, 1)``: follows a scene's dark bulk, not a bright window."""
+    eps = 1 / 255
+    return torch.exp(torch.log(luminance(x) + eps).mean((2, 3), keepdim=True)) - eps
+
+
+def darkness(x: torch.Tensor, weights: "LossWeights") -> torch.Tensor:
+    """How much each image is a dark photo to lift: 1 at key ``key_dark`` or below, 0 at ``key_fine`` or above."""
+    return 1 - _smoothstep(key(x), weights.key_dark, weights.key_fine)
+
+
+def exposure_target(level: torch.Tensor, dark: torch.Tensor | float, weights: "LossWeights") -> torch.Tensor:
+    """The brightness a region of input brightness ``level`` should come out at, in an image of ``darkness`` ``dark``.
+
+    In a dark photo, dark regions are lifted along a gamma curve towards
+    ``exposure_target``; regions at or above it keep their level (nothing
+    is pulled down); below the toe band (``toe_low``..``toe_high``) a region
+    keeps its level, so a black sky stays black. A well-lit or over-exposed
+    photo (``dark`` 0) keeps every level. Non-decreasing in ``level``.
+
+    >>> w = LossWeights()
+    >>> [round(v, 3) for v in exposure_target(torch.tensor([0.003, 0.05, 0.2, 0.8]), 1.0, w).tolist()]
+    [0.003, 0.365, 0.482, 0.8]
+    >>> exposure_target(torch.tensor([0.05]), 0.0, w).tolist()
+    [0.05000000074505806]
+    """
+    level = level.clamp(0, 1)
+    e = weights.exposure_target
+    lifted = torch.where(level < e, e * (level.clamp(min=1e-6) / e) ** weights.exposure_gamma, level)
+    return level + (lifted - level) * _smoothstep(level, weights.toe_low, weights.toe_high) * dark
+
+
+def exposure_control(enhanced: torch.Tensor, original: torch.Tensor, weights: "LossWeights", patch: int = 16) -> torch.Tensor:
+    """Pull each 16x16 patch's mean brightness towards :func:`exposure_target` of the input's."""
+    y = F.avg_pool2d(luminance(enhanced), patch, ceil_mode=True)
+    i = F.avg_pool2d(luminance(original), patch, ceil_mode=True)
+    return ((y - exposure_target(i, darkness(original, weights), weights)) ** 2).mean()
+
+
+def toe(enhanced: torch.Tensor, original: torch.Tensor, low: float = 0.01, high: float = 0.03) -> torch.Tensor:
+    """Near-black pixels stay near black: penalise lifting a pixel darker than ``low`` above three times its level.
+
+    Acts per pixel, where the patch-level exposure target cannot see: noise
+    and black detail inside a region that is lifted. The penalty fades out
+    between ``low`` and ``high``, so dark detail above the noise floor may
+    still be lifted.
+    """
+    y, i = luminance(enhanced), luminance(original)
+    weight = 1 - _smoothstep(i, low, high)
+    return (weight * F.relu(y - 3 * i - 1.5 * low) ** 2).mean()
+
+
+def colour_constancy(enhanced: torch.Tensor, weight: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Grey-world prior: the three channel means should agree (each image's term times ``weight``)."""
     m = enhanced.mean((2, 3))
     r, g, b = m[:, 0], m[:, 1], m[:, 2]
-    return ((r - g) ** 2 + (r - b) ** 2 + (g - b) ** 2).mean()
+    per_image = (r - g) ** 2 + (r - b) ** 2 + (g - b) ** 2
+    if isinstance(weight, torch.Tensor):
+        weight = weight.reshape(-1)
+    return (per_image * weight).mean()
 
 
 def illumination_smoothness(alphas: torch.Tensor) -> torch.Tensor:
@@ -48,24 +110,35 @@ def illumination_smoothness(alphas: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the four terms; defaults from the reference training."""
+    """Weights of the terms (the paper's four from its reference training) and the exposure target's shape."""
 
     spatial: float = 1.0
     exposure: float = 10.0
     colour: float = 5.0
     smoothness: float = 200.0
+    toe: float = 100.0
     exposure_target: float = 0.6
+    exposure_gamma: float = 0.2
+    toe_low: float = 0.005
+    toe_high: float = 0.03
+    key_dark: float = 0.1
+    key_fine: float = 0.25
+
+
+LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness", "toe")
 
 
 def zero_reference_loss(
     enhanced: torch.Tensor, original: torch.Tensor, alphas: torch.Tensor, weights: LossWeights = LossWeights()
 ) -> dict[str, torch.Tensor]:
-    """Every weighted term and their sum (key ``"total"``)."""
+    """Every weighted term and their sum (key ``"total"``); ``alphas`` are the network's (small) maps."""
     terms = {
         "spatial": weights.spatial * spatial_consistency(enhanced, original),
-        "exposure": weights.exposure * exposure_control(enhanced, weights.exposure_target),
-        "colour": weights.colour * colour_constancy(enhanced),
+        "exposure": weights.exposure * exposure_control(enhanced, original, weights),
+        # Grey world only where the photo is dark: a well-lit photo keeps its colours.
+        "colour": weights.colour * colour_constancy(enhanced, darkness(original, weights)),
         "smoothness": weights.smoothness * illumination_smoothness(alphas),
+        "toe": weights.toe * toe(enhanced, original),
     }
     terms["total"] = sum(terms.values())
-    return terms
+    return {k: terms[k] for k in LOSS_NAMES}

@@ -13,6 +13,8 @@ from .options import DefaultsFormatter
 
 
 def register(sub) -> None:
+    from ...maths.estimator import ESTIMATE_SIDE
+
     p = sub.add_parser(
         "train",
         help="train DCE-Net on a folder of photos (no labels needed)",
@@ -21,11 +23,16 @@ def register(sub) -> None:
     )
     p.add_argument("directory", help="folder of training photos")
     p.add_argument("-o", "--output", required=True, help="where to write the weights (.pt)")
-    p.add_argument("--epochs", type=int, default=100, help="passes over the training photos")
-    p.add_argument("--batch-size", type=int, default=8, help="photos per optimisation step")
-    p.add_argument("--size", type=int, default=256, help="photos are resized to SIZE x SIZE")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles, flips and initial weights")
+    p.add_argument("--epochs", type=int, default=30, help="passes over the training photos")
+    p.add_argument("--batch-size", type=int, default=8, help="crops per optimisation step")
+    p.add_argument(
+        "--crop", type=int, default=2 * ESTIMATE_SIDE,
+        help=f"side of the square training crops; the network sees them reduced to at most {ESTIMATE_SIDE} px",
+    )
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--val", metavar="DIR", help="folder of validation photos (default: hold out --val-fraction)")
+    p.add_argument("--val-fraction", type=float, default=0.05, help="share of DIRECTORY held out for validation")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, shuffles, crops and initial weights")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto: CUDA when present")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .state.pt file (and the same --name)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -106,6 +113,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     if args.keep_best and args.keep_best not in keep_best_metrics():
         raise ValueError(f"--keep-best={args.keep_best} is not a metric; use one of {', '.join(keep_best_metrics())}")
+    if not 0 <= args.val_fraction < 1:
+        raise ValueError(f"--val-fraction={args.val_fraction} is invalid; use a share from 0 to below 1, e.g. 0.05")
     if args.sample_every < 1:
         raise ValueError(f"--sample-every={args.sample_every} is invalid; use 1 or more epochs")
     output = Path(args.output)
@@ -120,11 +129,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     recorder = RunRecorder(folder, settings=settings, trackers=chosen, sample_every=args.sample_every,
                            keep_best=args.keep_best, tracking_uri=args.tracking_uri, resume=args.resume)
     config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, size=args.size, lr=args.lr, seed=args.seed, device=args.device
+        epochs=args.epochs, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
+        val_fraction=args.val_fraction, seed=args.seed, device=args.device,
     )
     progress = _Progress(not args.quiet)
     try:
-        result = train(args.directory, output, config, resume=args.resume, progress=False, callbacks=[progress, recorder])
+        result = train(
+            args.directory, output, config, val_dir=args.val, resume=args.resume, callbacks=[progress, recorder]
+        )
     except KeyboardInterrupt:
         progress.close()
         recorder.abort("interrupted")

@@ -1,0 +1,55 @@
+"""One estimator: the training path (torch) and the inference path (NumPy) compute the same result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from zdce_core.maths.estimate import estimate_curve_maps
+from zdce_core.maths.estimator import ESTIMATE_SIDE, network_input_factor
+from zdce_core.maths.render import render
+from zdce_core.maths.resample import box_reduce
+from zdce_core.training.curves import apply_curves
+from zdce_core.training.estimator import estimate_maps, network_input
+from zdce_core.training.model import DCENet
+from zdce_core.weights import default_model
+
+
+def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A dark photo with structure at several scales and a bright patch."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    scene = 0.08 + 0.07 * np.sin(9 * xx) * np.cos(5 * yy)
+    rgb = scene[..., None] * rng.uniform(0.7, 1.3, 3) + rng.normal(0, 0.01, (height, width, 3))
+    rgb[height // 3 : height // 2, width // 4 : width // 3] = 0.8
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(150, 230), (64, 64), (97, 41), (512, 384)])
+def test_network_input_is_the_box_reduction(shape):
+    rgb = _photo(*shape)
+    factor = network_input_factor(*shape)
+    assert max(-(-shape[0] // factor), -(-shape[1] // factor)) <= ESTIMATE_SIDE
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    got = network_input(x)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(got, box_reduce(rgb, factor), atol=2e-6)
+
+
+@pytest.mark.parametrize("shape", [(150, 230), (333, 200)])
+def test_trained_estimator_both_ways(shape):
+    """The bundled (trained) weights, run as training runs them and as inference runs them."""
+    net = default_model()
+    model = DCENet()
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in net.state.items()})
+    rgb = _photo(*shape, seed=1)
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        small, full = estimate_maps(model.eval(), x)
+        trained_way = apply_curves(x, full)[-1][0].permute(1, 2, 0).numpy()
+    maps = estimate_curve_maps(net, rgb)
+    np.testing.assert_allclose(maps, small[0].numpy(), atol=1e-5)
+    inference_way = render(rgb, maps, steps=8, strength=1.0, dtype=np.float32)
+    # The network's maps must do something here, or the comparison would prove little.
+    assert np.abs(inference_way - rgb / 255).mean() > 0.02
+    np.testing.assert_allclose(inference_way, np.clip(trained_way, 0, 1), atol=1e-4)

@@ -45,7 +45,7 @@ def test_loss_falls_and_outputs_written(photo_dir, tmp_path):
     with open(result.losses_csv) as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
-    terms = {"total", "spatial", "exposure", "colour", "smoothness", "toe"}
+    terms = {"total", "spatial", "exposure", "colour", "smoothness", "toe", "brightening"}
     assert set(rows[0]) == {"epoch", "seconds"} | terms | {f"val_{k}" for k in terms}
     model = load_model(out)  # a weights-only, validated checkpoint
     assert sum(a.size for a in model.state.values()) == 79416

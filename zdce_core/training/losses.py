@@ -61,7 +61,7 @@ def exposure_target(level: torch.Tensor, dark: torch.Tensor | float, weights: "L
 
     >>> w = LossWeights()
     >>> [round(v, 3) for v in exposure_target(torch.tensor([0.003, 0.05, 0.2, 0.8]), 1.0, w).tolist()]
-    [0.003, 0.365, 0.482, 0.8]
+    [0.003, 0.413, 0.509, 0.8]
     >>> exposure_target(torch.tensor([0.05]), 0.0, w).tolist()
     [0.05000000074505806]
     """
@@ -101,6 +101,17 @@ def colour_constancy(enhanced: torch.Tensor, weight: torch.Tensor | float = 1.0)
     return (per_image * weight).mean()
 
 
+def brightening_only(alphas: torch.Tensor) -> torch.Tensor:
+    """Mean amount by which curve parameters fall below 0.
+
+    A negative parameter darkens; with every parameter at or above 0 each
+    curve step is non-decreasing in its input, the strength and the number
+    of steps, so no photo comes back darker than it went in and ``strength``
+    and ``steps`` stay monotone.
+    """
+    return F.relu(-alphas).mean()
+
+
 def illumination_smoothness(alphas: torch.Tensor) -> torch.Tensor:
     """Total variation of the curve maps: neighbouring pixels get similar curves."""
     dx = torch.diff(alphas, dim=3)[:, :, :-1, :].abs()
@@ -116,16 +127,17 @@ class LossWeights:
     exposure: float = 10.0
     colour: float = 5.0
     smoothness: float = 200.0
-    toe: float = 100.0
+    toe: float = 50.0
+    brightening: float = 2.0
     exposure_target: float = 0.6
-    exposure_gamma: float = 0.2
-    toe_low: float = 0.005
+    exposure_gamma: float = 0.15
+    toe_low: float = 0.006
     toe_high: float = 0.03
     key_dark: float = 0.1
     key_fine: float = 0.25
 
 
-LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness", "toe")
+LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness", "toe", "brightening")
 
 
 def zero_reference_loss(
@@ -139,6 +151,7 @@ def zero_reference_loss(
         "colour": weights.colour * colour_constancy(enhanced, darkness(original, weights)),
         "smoothness": weights.smoothness * illumination_smoothness(alphas),
         "toe": weights.toe * toe(enhanced, original),
+        "brightening": weights.brightening * brightening_only(alphas),
     }
     terms["total"] = sum(terms.values())
     return {k: terms[k] for k in LOSS_NAMES}

@@ -9,12 +9,20 @@ renders a picture sheet. Sets:
   (a good default changes them little);
 - ``synthetic``: well-lit photos darkened in linear light by 3, 4 and 5 stops with
   shot and read noise, the original as reference, and a second draw at 2.5, 3.5 and
-  4.5 stops (the auto settings in ``zdce_core.maths.exposure`` were chosen on both draws,
-  so they are not held-out data).
+  4.5 stops.
+
+Columns: mean luminance, clipped share, noise (``estimate_sigma``); on sets
+without a reference the *near-black lift* (mean output luminance of the pixels
+whose input luminance is below 0.02, over the photos where those are at least
+30% of the frame: a night scene should stay a night scene), the number of
+photos that came back darker than they went in, and BRISQUE (the ``brisque``
+package and the model it ships, lower is better; ``pip install -e '.[bench]'``);
+with a reference PSNR, SSIM, CIEDE2000 (``skimage.color.deltaE_ciede2000``,
+mean over pixels) and the worst single pair's PSNR.
 
 Usage::
 
-    .venv/bin/python benchmarks/quality.py [--sheet docs/images/quality-sheet.jpg] [--no-speed]
+    .venv/bin/python benchmarks/quality.py [--sheet docs/images/quality-sheet.jpg] [--no-speed] [--no-brisque]
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 from PIL import Image
+from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.exposure import equalize_adapthist, rescale_intensity
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import estimate_sigma
@@ -51,6 +60,8 @@ STOPS = (3, 4, 5)
 # about the noise measured on the LOL frames (estimate_sigma ~0.006-0.007).
 FULL_WELL, READ_NOISE = 8000.0, 2.0
 CLIP = 0.99
+NEAR_BLACK, NEAR_BLACK_SHARE = 0.02, 0.3
+MODEL = None  # the weights measured; None: the bundled checkpoint (main's --model sets it)
 PSNR_CAP = 60.0  # an unchanged image would count as infinite
 
 
@@ -133,32 +144,70 @@ def noise(x: np.ndarray) -> float:
     return float(estimate_sigma(x, channel_axis=-1, average_sigmas=True))
 
 
-def measures(out: np.ndarray, reference: np.ndarray | None) -> list[float]:
+def near_black_lift(image: np.ndarray, out: np.ndarray) -> float:
+    """Mean output luminance of the pixels darker than :data:`NEAR_BLACK` in the input; NaN if they are too few."""
+    dark = (_float(image) @ LUMA) < NEAR_BLACK
+    if dark.mean() < NEAR_BLACK_SHARE:
+        return float("nan")
+    return float((out @ LUMA)[dark].mean())
+
+
+class _Brisque:
+    """BRISQUE scores from the ``brisque`` package (its bundled SVM model; nothing is downloaded)."""
+
+    def __init__(self):
+        from brisque import BRISQUE
+
+        class Scorer(BRISQUE):
+            # brisque 0.2.0 converts 1-element arrays with float(), which NumPy 2 refuses.
+            def scale_features(self, features):
+                return super().scale_features([np.asarray(f, dtype=np.float64).item() for f in features])
+
+        self.scorer = Scorer(url=False)
+
+    def __call__(self, out: np.ndarray) -> float:
+        return float(self.scorer.score(np.clip(out, 0, 1).astype(np.float64)))
+
+
+def measures(image: np.ndarray, out: np.ndarray, reference: np.ndarray | None, brisque=None) -> list[float]:
     row = [luminance(out), clipped(out), noise(out)]
-    if reference is not None:
-        ref = _float(reference)
+    if reference is None:
+        darker = luminance(out) < luminance(_float(image)) - 1e-4
+        row += [near_black_lift(image, out), float(darker), brisque(out) if brisque else float("nan")]
+    else:
+        ref, result = _float(reference), np.clip(out, 0, 1).astype(np.float32)
         row += [
-            min(PSNR_CAP, peak_signal_noise_ratio(ref, out.astype(np.float32), data_range=1.0)),
-            structural_similarity(ref, out.astype(np.float32), data_range=1.0, channel_axis=-1),
+            min(PSNR_CAP, peak_signal_noise_ratio(ref, result, data_range=1.0)),
+            structural_similarity(ref, result, data_range=1.0, channel_axis=-1),
+            float(deltaE_ciede2000(rgb2lab(ref), rgb2lab(result)).mean()),
         ]
     return row
 
 
-def method_table(title: str, pairs: list[tuple[np.ndarray, np.ndarray | None]]) -> dict[str, np.ndarray]:
-    """Print and return the mean measures of every method over ``pairs`` (reference may be None)."""
+def method_table(
+    title: str, pairs: list[tuple[np.ndarray, np.ndarray | None]], brisque=None
+) -> dict[str, np.ndarray]:
+    """Print and return the measures of every method over ``pairs`` (reference may be None)."""
     has_ref = pairs[0][1] is not None
     header = f"{'method':16s} {'luminance':>9s} {'clipped%':>8s} {'noise':>7s}" + (
-        f" {'PSNR dB':>8s} {'SSIM':>6s}" if has_ref else ""
+        f" {'PSNR dB':>8s} {'SSIM':>6s} {'dE2000':>6s} {'worst dB':>8s}" if has_ref
+        else f" {'black lift':>10s} {'darker':>6s} {'BRISQUE':>7s}"
     )
     print(f"\n## {title} ({len(pairs)} images)\n{header}")
     result = {}
     for name, method in METHODS.items():
-        rows = np.array([measures(method(image), reference) for image, reference in pairs])
+        scorer = brisque if name != "input" else None
+        rows = np.array([measures(image, method(image), reference, scorer) for image, reference in pairs])
         result[name] = rows
         mean = rows.mean(axis=0)
         line = f"{name:16s} {mean[0]:9.3f} {100 * mean[1]:8.2f} {mean[2]:7.4f}"
         if has_ref:
-            line += f" {mean[3]:8.2f} {mean[4]:6.3f}"
+            line += f" {mean[3]:8.2f} {mean[4]:6.3f} {mean[5]:6.2f} {rows[:, 3].min():8.2f}"
+        else:
+            lifts = rows[:, 3][~np.isnan(rows[:, 3])]
+            lift = f"{lifts.mean():.3f} ({len(lifts)})" if len(lifts) else "-"
+            score = f"{np.nanmean(rows[:, 5]):7.2f}" if scorer else f"{'-':>7s}"
+            line += f" {lift:>10s} {int(rows[:, 4].sum()):6d} {score}"
         print(line)
     return result
 
@@ -189,7 +238,7 @@ def steps_table(title: str, images: list[np.ndarray]) -> None:
     for label, options in (("default", {}), ("strength=1.0, no denoise", {"strength": 1.0, "denoise": False})):
         rows, monotone = [], True
         for image in images:
-            outs = enhance_steps(image, **options)
+            outs = enhance_steps(image, model=MODEL, **options)
             curve = [luminance(out) for out in outs]
             monotone &= all(b >= a for a, b in zip(curve, curve[1:]))
             x = _float(image)
@@ -241,7 +290,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sheet", type=Path, help="write a picture sheet (JPEG) here")
     parser.add_argument("--no-speed", action="store_true", help="skip the 3840x2160 timing")
+    parser.add_argument("--no-brisque", action="store_true", help="skip the BRISQUE scores (about 1 s per image)")
+    parser.add_argument("--model", help="weights to measure instead of the bundled checkpoint (.npz or .pt)")
     args = parser.parse_args()
+    if args.model:
+        from functools import partial
+
+        from zdce_core import load_model
+
+        global MODEL
+        net = MODEL = load_model(args.model)
+        METHODS["plain Zero-DCE"] = partial(enhance, strength=1.0, denoise=False, model=net)
+        METHODS["default"] = partial(enhance, model=net)
+    brisque = None if args.no_brisque else _Brisque()
 
     sets = {name: list(no_reference_set(pattern)) for name, pattern in NO_REFERENCE_SETS.items()}
     well_lit = [np.ascontiguousarray(_bundled(name)) for name in WELL_LIT]
@@ -250,7 +311,7 @@ def main() -> None:
     print("# zdce quality benchmark: means per set; luminance = Rec.709 weights on encoded RGB,")
     print(f"# clipped = any channel >= {CLIP}, noise = skimage estimate_sigma (channel average)")
     for name, images in sets.items():
-        method_table(name, [(image, None) for image in images])
+        method_table(name, [(image, None) for image in images], brisque)
     lit = method_table("well-lit (reference = input)", [(image, image) for image in well_lit])
     print("per image, default PSNR vs input:",
           ", ".join(f"{n} {p:.1f}" for n, p in zip(WELL_LIT, lit["default"][:, 3])))

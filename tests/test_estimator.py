@@ -53,3 +53,14 @@ def test_trained_estimator_both_ways(shape):
     # The network's maps must do something here, or the comparison would prove little.
     assert np.abs(inference_way - rgb / 255).mean() > 0.02
     np.testing.assert_allclose(inference_way, np.clip(trained_way, 0, 1), atol=1e-4)
+
+
+@pytest.mark.parametrize("level", [0.03, 0.12, 0.18, 0.3])
+def test_training_and_inference_judge_darkness_alike(level):
+    """The loss decides how much to lift a photo by the same rule the inference guard applies."""
+    from zdce_core.maths.exposure import darkness as inference_darkness
+    from zdce_core.training.losses import LossWeights, darkness as training_darkness
+
+    rgb = np.clip(_photo(60, 80) / 255 * level / 0.1, 0, 1).astype(np.float32)
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    assert float(training_darkness(x, LossWeights())) == pytest.approx(inference_darkness(rgb), abs=1e-5)

@@ -1,92 +1,68 @@
-"""Exposure awareness: how strongly to brighten each part of a photo.
+"""Exposure awareness at inference: the network's own curves, with one thin guard on its maps.
 
-Zero-DCE's exposure loss pulls every image towards one brightness (about 0.6),
-so a faithful model brightens photos that were fine and washes them out, and
-its per-pixel, per-channel curves flatten local contrast and shift colours.
-``strength="auto"`` keeps the network's estimate of *how much* to lift but
-applies it as follows (each choice measured with ``benchmarks/quality.py``):
+The bundled network is trained to know what to lift (``zdce_core.training.losses``):
+dark regions of dark photos towards a gamma curve of their level, bright
+regions kept, near-black regions (black skies, sensor noise) kept near black,
+and never to darken (its curve parameters are kept at or above 0). Its
+per-pixel, per-channel curves are the result of ``strength="auto"``.
 
-- one grey curve for the whole photo: the brightening part of the network's
-  maps averaged over pixels and channels, so tones keep their order and
-  colours their balance (on darkened well-lit photos this is what brings the
-  result close to the original; per-pixel maps cannot, at any strength);
-- a global strength from the photo's *key* (log-average luminance, which
-  follows the dark bulk of a scene rather than a bright window):
-  :data:`DARK_STRENGTH` below :data:`KEY_DARK`, falling smoothly to 0 at
-  :data:`KEY_FINE`, so a well-exposed photo is left alone; the network's curve
-  already grows with the darkness of the input, so one strength suits all
-  dark photos;
-- times a smooth local map, 1 in dark regions and 0 in regions that are
-  already bright, so a window in a dark room keeps its highlights.
+What it cannot learn is whether a photo as a whole is dark: it sees a
+64-pixel copy through a 15-pixel receptive field, a quarter of the scene.
+The same rule its training loss uses to decide how much a photo is to be
+lifted (:func:`darkness` of the photo's key: 1 at :data:`KEY_DARK` or below, 0 at
+:data:`KEY_FINE` or above) therefore scales its maps, so a well-exposed photo
+is left alone. The maps keep their shape: a dark photo with a bright sky has a
+low key (the log-average follows the dark bulk) and gets the network's curves
+in full.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .resample import LUMA, box_reduce, local_mean, reduction_factor, resize_bilinear
+from .resample import LUMA, box_reduce, reduction_factor
 
 GUIDE_SIZE = 96
-"""Longer side of the copy the key and the local map are computed on."""
+"""Longer side of the copy the key is computed on."""
 
-DARK_STRENGTH = 0.65
-"""Strength for dark photos (key at most KEY_DARK)."""
+KEY_DARK, KEY_FINE = 0.15, 0.22
+"""Keys (log-average channel-mean brightness) of a photo lifted in full and of one left alone.
 
-KEY_DARK, KEY_FINE = 0.15, 0.24
-"""Keys of a dark photo (full :data:`DARK_STRENGTH`) and of one left alone; well-lit photos measure 0.22-0.45."""
-
-LOCAL_LOW, LOCAL_HIGH = 0.35, 0.75
-"""Local luminance below which a region gets the global strength, and above which it gets none."""
+Training uses the same two values (``LossWeights.key_dark``, ``key_fine``).
+"""
 
 _EPS = 1.0 / 255
 
 
-def _smoothstep_down(value, low: float, high: float):
-    """1 at or below ``low``, 0 at or above ``high``, smooth in between."""
-    t = np.clip((high - value) / (high - low), 0.0, 1.0)
+def _smoothstep(value, low: float, high: float):
+    t = np.clip((value - low) / (high - low), 0.0, 1.0)
     return t * t * (3 - 2 * t)
 
 
-def key(rgb: np.ndarray) -> float:
-    """Log-average luminance of a float ``(h, w, 3)`` image in [0, 1].
+def key(rgb: np.ndarray, weights: np.ndarray = LUMA) -> float:
+    """Log-average brightness of a float ``(h, w, 3)`` image in [0, 1] (Rec. 709 luminance by default).
 
     >>> key(np.full((2, 2, 3), 0.25, np.float32))
     0.25
     """
-    luma = rgb @ LUMA
+    luma = rgb @ weights
     return round(float(np.exp(np.log(luma + _EPS).mean()) - _EPS), 6)
 
 
-def global_strength(key_in: float) -> float:
-    """The strength ``"auto"`` gives a photo of key ``key_in``.
+def darkness(rgb: np.ndarray) -> float:
+    """How much a float ``(h, w, 3)`` image is a dark photo to lift: 1 at key :data:`KEY_DARK` or below, 0 at :data:`KEY_FINE`.
 
-    >>> global_strength(0.05), global_strength(0.2), global_strength(0.3)
-    (0.65, 0.271056, 0.0)
+    The key is that of the channel mean, as the training losses measure brightness.
+
+    >>> darkness(np.full((4, 4, 3), 0.05, np.float32)), darkness(np.full((4, 4, 3), 0.4, np.float32))
+    (1.0, 0.0)
     """
-    return round(DARK_STRENGTH * float(_smoothstep_down(key_in, KEY_DARK, KEY_FINE)), 6)
-
-
-def local_map(small: np.ndarray) -> np.ndarray:
-    """A ``(1, h, w)`` float32 map in [0, 1] for a small ``(h, w, 3)`` copy: 1 where dark, 0 where bright."""
-    luma = small @ LUMA
-    # Smooth over regions, not pixels: the map must never add texture or halos at edges.
-    radius = max(1, round(max(small.shape[:2]) / 24))
-    local = local_mean(luma, radius)
-    return _smoothstep_down(local, LOCAL_LOW, LOCAL_HIGH)[None].astype(np.float32)
-
-
-def grey_curve(maps: np.ndarray) -> np.ndarray:
-    """The brightening part of ``(3 * n, h, w)`` maps averaged into one grey curve, shape ``(3 * n, 1, 1)``.
-
-    >>> grey_curve(np.array([[[1.0, -1.0]], [[0.5, 0.5]], [[0.0, 0.0]]], np.float32))[:, 0, 0].tolist()
-    [0.3333333432674408, 0.3333333432674408, 0.3333333432674408]
-    """
-    n = maps.shape[0]
-    return np.repeat(np.maximum(maps, 0).reshape(n // 3, -1).mean(axis=1, dtype=np.float32), 3)[:, None, None]
+    k = key(rgb, np.full(3, 1 / 3, np.float32))
+    return round(1.0 - float(_smoothstep(k, KEY_DARK, KEY_FINE)), 6)
 
 
 def auto_maps(rgb: np.ndarray, maps: np.ndarray) -> np.ndarray:
-    """Curve maps for ``strength="auto"``: one grey curve, weighted globally by the key and locally.
+    """Curve maps for ``strength="auto"``: the network's maps times the photo's :func:`darkness`.
 
     Parameters
     ----------
@@ -103,11 +79,10 @@ def auto_maps(rgb: np.ndarray, maps: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> maps = np.full((24, 8, 8), 0.5, np.float32)
+    >>> maps = np.linspace(0, 0.5, 24 * 4, dtype=np.float32).reshape(24, 2, 2)
     >>> dark, bright = np.full((40, 60, 3), 10, np.uint8), np.full((40, 60, 3), 160, np.uint8)
-    >>> round(float(auto_maps(dark, maps).min()), 4), float(auto_maps(bright, maps).max())
-    (0.325, 0.0)
+    >>> bool((auto_maps(dark, maps) == maps).all()), float(auto_maps(bright, maps).max())
+    (True, 0.0)
     """
     small = box_reduce(rgb, reduction_factor(*rgb.shape[:2], GUIDE_SIZE))
-    weight = resize_bilinear(local_map(small), *maps.shape[1:])
-    return grey_curve(maps) * weight * np.float32(global_strength(key(small)))
+    return maps * np.float32(darkness(small))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..maths.exposure import KEY_DARK, KEY_FINE
+
 
 def spatial_consistency(enhanced: torch.Tensor, original: torch.Tensor, region: int = 4) -> torch.Tensor:
     """Keep the contrast between neighbouring 4x4 regions as it was in the input."""
@@ -127,14 +129,15 @@ class LossWeights:
     exposure: float = 10.0
     colour: float = 5.0
     smoothness: float = 200.0
-    toe: float = 50.0
+    toe: float = 80.0
     brightening: float = 2.0
     exposure_target: float = 0.6
     exposure_gamma: float = 0.15
-    toe_low: float = 0.006
+    toe_low: float = 0.007
     toe_high: float = 0.03
-    key_dark: float = 0.1
-    key_fine: float = 0.25
+    # Shared with the inference guard (zdce_core.maths.exposure), which applies the same rule.
+    key_dark: float = KEY_DARK
+    key_fine: float = KEY_FINE
 
 
 LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness", "toe", "brightening")

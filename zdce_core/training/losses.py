@@ -52,36 +52,32 @@ def darkness(x: torch.Tensor, weights: "LossWeights") -> torch.Tensor:
     return 1 - _smoothstep(key(x), weights.key_dark, weights.key_fine)
 
 
-def exposure_target(level: torch.Tensor, image_key: torch.Tensor | float, dark: torch.Tensor | float, weights: "LossWeights") -> torch.Tensor:
-    """The brightness a region of input brightness ``level`` should come out at.
+def exposure_target(level: torch.Tensor, dark: torch.Tensor | float, weights: "LossWeights") -> torch.Tensor:
+    """The brightness a region of input brightness ``level`` should come out at, in an image of ``darkness`` ``dark``.
 
-    A dark photo (``dark`` 1; see :func:`darkness`) is lifted as a longer
-    exposure of a saturating sensor would lift it, ``1 - (1 - level) ** gain``:
-    the gain that brings its key ``image_key`` to ``key_target`` (at most
-    ``max_gain``) in the shadows, keeping the ratios between dark regions
-    where a fixed target would flatten them, and a smooth shoulder below 1. A well-lit or over-exposed photo (``dark`` 0) keeps every
-    level; nothing is pulled down. Below the toe band (``toe_low``..``toe_high``)
-    a region keeps its level, so a black sky stays black. Non-decreasing in ``level``.
+    In a dark photo, dark regions are lifted along a gamma curve towards
+    ``exposure_target``; regions at or above it keep their level (nothing
+    is pulled down); below the toe band (``toe_low``..``toe_high``) a region
+    keeps its level, so a black sky stays black. A well-lit or over-exposed
+    photo (``dark`` 0) keeps every level. Non-decreasing in ``level``.
 
     >>> w = LossWeights()
-    >>> [round(v, 3) for v in exposure_target(torch.tensor([0.003, 0.01, 0.05, 0.1, 0.2]), 0.05, 1.0, w).tolist()]
-    [0.003, 0.012, 0.265, 0.469, 0.738]
-    >>> round(float(exposure_target(torch.tensor([0.05]), 0.3, 0.0, w)), 6)
-    0.05
+    >>> [round(v, 3) for v in exposure_target(torch.tensor([0.003, 0.05, 0.2, 0.8]), 1.0, w).tolist()]
+    [0.003, 0.413, 0.509, 0.8]
+    >>> exposure_target(torch.tensor([0.05]), 0.0, w).tolist()
+    [0.05000000074505806]
     """
     level = level.clamp(0, 1)
-    image_key = torch.as_tensor(image_key, dtype=level.dtype, device=level.device)
-    gain = 1 + ((weights.key_target / image_key.clamp(min=1e-4)).clamp(1, weights.max_gain) - 1) * dark
-    lifted = 1 - (1 - level) ** gain
-    return level + (lifted - level) * _smoothstep(level, weights.toe_low, weights.toe_high)
+    e = weights.exposure_target
+    lifted = torch.where(level < e, e * (level.clamp(min=1e-6) / e) ** weights.exposure_gamma, level)
+    return level + (lifted - level) * _smoothstep(level, weights.toe_low, weights.toe_high) * dark
 
 
 def exposure_control(enhanced: torch.Tensor, original: torch.Tensor, weights: "LossWeights", patch: int = 16) -> torch.Tensor:
     """Pull each 16x16 patch's mean brightness towards :func:`exposure_target` of the input's."""
     y = F.avg_pool2d(luminance(enhanced), patch, ceil_mode=True)
     i = F.avg_pool2d(luminance(original), patch, ceil_mode=True)
-    goal = exposure_target(i, key(original), darkness(original, weights), weights)
-    return ((y - goal) ** 2).mean()
+    return ((y - exposure_target(i, darkness(original, weights), weights)) ** 2).mean()
 
 
 def toe(enhanced: torch.Tensor, original: torch.Tensor, low: float = 0.01, high: float = 0.03) -> torch.Tensor:
@@ -135,8 +131,8 @@ class LossWeights:
     smoothness: float = 200.0
     toe: float = 80.0
     brightening: float = 2.0
-    key_target: float = 0.3
-    max_gain: float = 6.0
+    exposure_target: float = 0.6
+    exposure_gamma: float = 0.15
     toe_low: float = 0.007
     toe_high: float = 0.03
     # Shared with the inference guard (zdce_core.maths.exposure), which applies the same rule.

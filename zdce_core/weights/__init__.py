@@ -24,7 +24,7 @@ from ..maths.network import SHAPES, Network
 
 DEFAULT = "zdce-sice"
 REGISTRY: dict[str, tuple[str, str]] = {
-    "zdce-sice": ("zdce-sice.npz", "290ea480138f6fdb4262eb85d70d3af1bae6b943b245360951a45ff2be936933"),
+    "zdce-sice": ("zdce-sice.npz", "7182df80260f15f5c03ea49bd1d56c6bcf5ad06b67ccb678bf4cb7a22832d17a"),
 }
 
 _cache: dict[str, Network] = {}

@@ -205,9 +205,9 @@ def enhance(
         Curve iterations to apply, 1 (gentlest) to 8 (full, the default).
     strength : float or 'auto', optional
         Scale of the curves, 0 (unchanged) to 1 (as trained); brightness
-        grows with it. ``'auto'`` (default) applies the network's curve as one
-        grey curve, strongly to dark photos and not at all to well-exposed
-        ones or to regions that are already bright (see
+        grows with it. ``'auto'`` (default) applies the network's own
+        per-pixel, per-channel curves, scaled by how dark the photo is as a
+        whole: in full to dark photos, not at all to well-exposed ones (see
         :mod:`zdce_core.maths.exposure`).
     denoise : bool, optional
         Suppress the sensor noise the curves amplify, in proportion to the

@@ -241,7 +241,10 @@ def test_plugin_tracker_receives_the_run_and_ctrl_c_prints_the_resume_command_th
     proc = subprocess.Popen([sys.executable, "-m", "zdce_core", *args], env={**os.environ, **env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not any(c[0] == "sample" for c in (_calls(tmp_path) if (tmp_path / "acme.jsonl").exists() else [])):
+    # The first sample sheet comes just before the epoch's state is saved: wait for both.
+    while not (tmp_path / "c.state.pt").exists() or not any(
+        c[0] == "sample" for c in (_calls(tmp_path) if (tmp_path / "acme.jsonl").exists() else [])
+    ):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)

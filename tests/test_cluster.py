@@ -214,6 +214,14 @@ def test_malformed_local_cluster_is_a_usage_error(tmp_path: Path, capsys: pytest
     assert "local:N" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_workers_with_cluster_is_a_usage_error_not_ignored(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _photos(tmp_path / "in", 1)
+    result = zdce_here(capsys, "batch", tmp_path / "in", "-o", tmp_path / "out", "--cluster", "local:2", "--workers", "2")
+    assert result.returncode == 2
+    assert "--workers does not apply with --cluster" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_without_the_dask_extra_the_error_names_the_install_command(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--suffix", default="", help="add this before the extension (needed when OUTDIR is an input folder)")
     p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist (resume an interrupted run)")
     p.add_argument("--dry-run", action="store_true", help="list what would be written, write nothing")
-    p.add_argument("--workers", type=bounded(1, 64), default=1, metavar="N", help="photos in flight at once (default 1)")
+    p.add_argument("--workers", type=bounded(1, 64), metavar="N", help="photos in flight at once (default 1; not with --cluster)")
     p.add_argument(
         "--cluster",
         metavar="ADDRESS",
@@ -88,6 +88,9 @@ class _Reporter:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cluster and args.workers is not None:
+        # A Dask worker runs one photo at a time with all its threads: the cluster's size is what to change.
+        raise ValueError("--workers does not apply with --cluster; size the cluster instead (local:N, or more Dask workers)")
     execute = _cluster_executor(args.cluster) if args.cluster else None
     inputs = [urls.local_path(spec) for spec in args.inputs]
     planned = batch.plan(inputs, Path(urls.local_path(args.output)), recursive=args.recursive, suffix=args.suffix)
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             batch.run(
                 planned.jobs,
                 settings,
-                workers=args.workers,
+                workers=args.workers or 1,
                 skip_existing=args.skip_existing,
                 dry_run=args.dry_run,
                 report=report,

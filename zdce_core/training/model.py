@@ -47,7 +47,3 @@ class DCENet(nn.Module):
         e5 = relu(self.conv5(torch.cat([e3, e4], 1)))
         e6 = relu(self.conv6(torch.cat([e2, e5], 1)))
         return torch.tanh(self.conv7(torch.cat([e1, e6], 1)))
-
-
-# Seven 3x3 convolutions in sequence: each output pixel sees 7 pixels each way.
-RECEPTIVE_RADIUS = 7

@@ -9,8 +9,6 @@ from pathlib import Path
 from .options import DefaultsFormatter
 
 DEFAULT_DIR = "runs"
-SHOWN = ("total", "val_total", "val_luminance", "val_black_lift")
-"""The metrics the listing shows (final values; best ``total`` and ``val_total`` too)."""
 
 
 def register(sub) -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from zdce_core.app.cli import COMMANDS, main
 from zdce_core.training.model import DCENet
 
 
@@ -111,3 +112,33 @@ def test_help_and_usage_errors_load_no_numeric_library():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_help_lists_every_command_with_its_help_line(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps long help lines
+    for name, spec in COMMANDS.items():
+        assert f" {name} {' '.join(spec.help.split())} " in shown, name
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_builds_its_own_parser(name, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([name, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: zdce {name} ")
+
+
+def test_a_command_imports_only_its_own_module():
+    """`zdce plugins` builds its parser without the photo pipeline (Pillow, the batch runner) of the other commands."""
+    code = (
+        "import sys\n"
+        "from zdce_core.app.cli import build_parser\n"
+        "build_parser('plugins').parse_args(['plugins'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('zdce_core.app.')), 'PIL' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = "['zdce_core.app.cli', 'zdce_core.app.commands', 'zdce_core.app.commands.plugins'] False"
+    assert done.stdout.strip() == loaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,13 +12,14 @@ import pytest
 
 from zdce_core.adapters import manager as plugins
 from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions
+from zdce_core.app.commands.plugins import PROBE_WAIT_S
 
 BUILT_IN = ("darktable", "gimp", "imagemagick")
 
 
-def _zdce(*args, env=None):
+def _zdce(*args, env=None, timeout=120):
     return subprocess.run(
-        [sys.executable, "-m", "zdce_core", *args], capture_output=True, text=True, env=env, check=False, timeout=120
+        [sys.executable, "-m", "zdce_core", *args], capture_output=True, text=True, env=env, check=False, timeout=timeout
     )
 
 
@@ -63,33 +65,38 @@ def test_unknown_host_is_a_one_line_error():
     assert "no zdce adapter named 'photoshop'" in done.stderr and "gimp" in done.stderr
 
 
+def _third_party(tmp_path, name: str, module: str, version: str = "1.2.3") -> dict:
+    """A throwaway distribution ``zdce-NAME`` registering ``module`` (source text) in the zdce group, exactly like ours."""
+    (tmp_path / f"zdce_{name}.py").write_text(textwrap.dedent(module))
+    dist = tmp_path / f"zdce_{name}-{version}.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: zdce-{name}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(f"[zdce]\n{name} = zdce_{name}\n")
+    return {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+
 def test_third_party_plugin_answers_beside_the_built_in_ones(tmp_path):
     """A throwaway distribution registers a plug-in in the zdce group, exactly like ours: the hook is
     broadcast, its adapters join the built-in ones, its install warning reaches the user."""
-    (tmp_path / "zdce_acme.py").write_text(
-        textwrap.dedent(
-            """
-            from zdce_core.adapters.hookspecs import Changes, HostAdapter, hookimpl
+    env = _third_party(
+        tmp_path,
+        "acme",
+        """
+        from zdce_core.adapters.hookspecs import Changes, HostAdapter, hookimpl
 
-            def install(options):
-                return Changes(paths=[options.prefix / "acme.cfg"], warnings=["Acme Photo 2 is too old"])
+        def install(options):
+            return Changes(paths=[options.prefix / "acme.cfg"], warnings=["Acme Photo 2 is too old"])
 
-            @hookimpl
-            def zdce_host_adapters():
-                return [
-                    HostAdapter(name=name, host="Acme Photo", description=f"test adapter {name}",
-                                detect=lambda: None, install=install, uninstall=lambda options: Changes(),
-                                is_installed=lambda options: False)
-                    for name in ("acme", "acme-lite")
-                ]
-            """
-        )
+        @hookimpl
+        def zdce_host_adapters():
+            return [
+                HostAdapter(name=name, host="Acme Photo", description=f"test adapter {name}",
+                            detect=lambda: None, install=install, uninstall=lambda options: Changes(),
+                            is_installed=lambda options: False)
+                for name in ("acme", "acme-lite")
+            ]
+        """,
     )
-    dist = tmp_path / "zdce_acme-1.2.3.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zdce-acme\nVersion: 1.2.3\n")
-    (dist / "entry_points.txt").write_text("[zdce]\nacme = zdce_acme\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = _zdce("plugins", env=env)
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()
@@ -103,6 +110,55 @@ def test_third_party_plugin_answers_beside_the_built_in_ones(tmp_path):
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout == f"installed {tmp_path / 'acme.cfg'}\n"
     assert installed.stderr == "zdce: warning: Acme Photo 2 is too old\n"
+
+
+def _adapter_row(listing: str, name: str) -> list[str]:
+    """The cells of adapter ``name``'s row (the second table), split on the column gaps."""
+    adapters = listing.split("\n\n", 1)[1].splitlines()
+    return next(re.split(r"\s{2,}", row) for row in adapters if row.startswith(name + " "))
+
+
+def test_listing_shows_each_hosts_version_as_detect_finds_it():
+    """Real hosts: with --wait the HOST FOUND column is each built-in adapter's own detect() answer."""
+    done = _zdce("plugins", "--wait")
+    assert done.returncode == 0, done.stderr
+    for name in BUILT_IN:
+        host = plugins.find(name).detect()
+        assert _adapter_row(done.stdout, name)[2] == (host.version if host else "no")
+
+
+SLOW_HOST = """
+    import time
+    from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, hookimpl
+
+    def detect():
+        time.sleep({seconds})
+        return HostInfo(executable="/opt/slow/bin/slow", version="2.5")
+
+    @hookimpl
+    def zdce_host_adapters():
+        return [HostAdapter(name="slow", host="Slow Photo", description="a host slow to report its version",
+                            detect=detect, install=lambda options: Changes(), uninstall=lambda options: Changes(),
+                            is_installed=lambda options: False)]
+"""
+
+
+def test_a_slow_host_does_not_hold_the_listing_back(tmp_path):
+    """A host that takes a minute to report its version: the listing comes (the command does not wait for it
+    at exit either), says the version is not known yet, and lists everything else."""
+    env = _third_party(tmp_path, "slow", SLOW_HOST.format(seconds=60))
+    done = _zdce("plugins", env=env, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert _adapter_row(done.stdout, "slow")[2] == f"? (no answer in {PROBE_WAIT_S:g} s; --wait)"
+    for name in BUILT_IN:
+        assert _adapter_row(done.stdout, name)
+
+
+def test_wait_waits_for_a_slow_host(tmp_path):
+    env = _third_party(tmp_path, "slow", SLOW_HOST.format(seconds=4 * PROBE_WAIT_S))
+    done = _zdce("plugins", "--wait", env=env)
+    assert done.returncode == 0, done.stderr
+    assert _adapter_row(done.stdout, "slow")[2] == "2.5"
 
 
 def test_manager_is_built_lazily():

@@ -21,7 +21,6 @@ import sys
 import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
 from zdce_core.adapters.hosts import existing_mode, probe_version, user_config_dir
@@ -46,6 +45,9 @@ def config_dir(options: InstallOptions) -> Path:
 
 def delegate_entry(python: str) -> str:
     """The marked delegate block that runs the engine with interpreter ``python``."""
+    # Imported here, at install: xml.sax.saxutils loads urllib.request (about 20 ms), which `zdce plugins` need not pay.
+    from xml.sax.saxutils import escape
+
     template = resources.files(__name__).joinpath("delegate.xml").read_text(encoding="utf-8")
     return template.replace("{python}", escape(python, {'"': "&quot;"}))
 

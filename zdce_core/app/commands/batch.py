@@ -15,10 +15,10 @@ from ..signals import exit_status, stop_on_signals
 from .options import add_engine_options, add_max_pixels_option, bounded, engine_settings
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "batch",
-        help="enhance many photos (files, folders, globs) into an output folder",
+def register(sub, name: str, help: str) -> None:
+    p = sub.add_parser(
+        name,
+        help=help,
         description=(
             "Enhance every photo named by INPUT (files, folders, quoted globs such as 'shots/*.jpg') into "
             "OUTDIR, keeping names, formats, bit depth, alpha, EXIF, ICC profile and DPI. Inputs are never "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub) -> None:
+def register(sub, name: str, help: str) -> None:
     p = sub.add_parser(
-        "compare",
-        help="render original | autocontrast | gamma 0.4 | zdce steps 4 | zdce steps 8 for some photos",
+        name,
+        help=help,
         epilog="example: zdce compare dark1.jpg dark2.png -o sheet.png",
     )
     p.add_argument("photos", nargs="+", help="photos, one row each")

@@ -17,10 +17,10 @@ def sample_photo() -> Path:
     return Path(str(resources.files("zdce_core.samples") / "night-street.jpg"))
 
 
-def register(sub) -> None:
+def register(sub, name: str, help: str) -> None:
     p = sub.add_parser(
-        "enhance",
-        help="enhance one photo",
+        name,
+        help=help,
         description="Enhance one photo. The original is never overwritten.",
         epilog="example: zdce enhance night.jpg --steps 6   (writes night_enhanced.jpg)",
     )

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 
-def register(sub) -> None:
+def register(sub, name: str, help: str) -> None:
     p = sub.add_parser(
-        "export",
-        help="convert a .pt checkpoint from `zdce train` to .npz weights (needs torch)",
+        name,
+        help=help,
         description=(
             "Convert a .pt checkpoint (final weights or a .state.pt) to the .npz weights that "
             "--model and load_model() read with NumPy alone. ONNX is not offered: torch's "

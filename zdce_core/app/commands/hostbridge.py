@@ -119,10 +119,10 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> int:
         _answer(answers, {"ok": True}, result)
 
 
-def register(sub) -> None:
+def register(sub, name: str, help: str) -> None:
     p = sub.add_parser(
-        "hostbridge",
-        help="enhance raw float32 pixels for a host plug-in, requests on stdin (GIMP uses this)",
+        name,
+        help=help,
         description=__doc__.split("\n\n", 1)[1],
     )
     p.set_defaults(func=run)

@@ -4,26 +4,40 @@ from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, wait
 from pathlib import Path
 
 from ...adapters import manager
-from ...adapters.hookspecs import Changes, InstallOptions
+from ...adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions
+
+PROBE_WAIT_S = 0.3
+"""How long ``zdce plugins`` waits for the hosts' version probes (run all at once).
+
+GIMP's chroot wrapper answers ``--version`` in about 0.15 s on a quiet machine
+and 0.6 s under load; a host slower than this is listed as not known yet,
+and ``--wait`` waits for it.
+"""
 
 
-def register(sub) -> None:
-    p = sub.add_parser("plugins", help="list plug-ins (version, hooks) and host adapters (host found, installed)")
-    p.set_defaults(func=run_list)
-    for verb, what in (("install", "install into"), ("uninstall", "remove from")):
-        p = sub.add_parser(verb, help=f"{what} a host application (gimp, darktable, imagemagick)")
-        p.add_argument("host", help="adapter name, as `zdce plugins` lists it")
+def register(sub, name: str, help: str) -> None:
+    p = sub.add_parser(name, help=help)
+    if name == "plugins":
         p.add_argument(
-            "--prefix",
-            type=Path,
-            help="the host's user folder to use instead of the default "
-            "(GIMP profile, darktable config dir, ImageMagick config dir)",
+            "--wait",
+            action="store_true",
+            help=f"wait for every host to report its version (by default the listing waits {PROBE_WAIT_S:g} s)",
         )
-        p.set_defaults(func=run_install if verb == "install" else run_uninstall)
+        p.set_defaults(func=run_list)
+        return
+    p.add_argument("host", help="adapter name, as `zdce plugins` lists it")
+    p.add_argument(
+        "--prefix",
+        type=Path,
+        help="the host's user folder to use instead of the default "
+        "(GIMP profile, darktable config dir, ImageMagick config dir)",
+    )
+    p.set_defaults(func=run_install if name == "install" else run_uninstall)
 
 
 def _options(args: argparse.Namespace) -> InstallOptions:
@@ -37,23 +51,38 @@ def _table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
 
 
+def _detect(adapter: HostAdapter) -> Future[HostInfo | None]:
+    """``adapter.detect()`` on a daemon thread: a slow host holds back neither the listing nor the exit."""
+    future: Future[HostInfo | None] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(adapter.detect())
+        except BaseException as exc:  # raised again by future.result()
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"zdce-detect-{adapter.name}", daemon=True).start()
+    return future
+
+
 def run_list(args: argparse.Namespace) -> int:
-    _table(
-        [("PLUGIN", "VERSION", "HOOKS")]
-        + [(p.entry_point, f"{p.distribution} {p.version}", ",".join(p.hooks)) for p in manager.plugins()]
-    )
-    print()
-    rows = [("ADAPTER", "HOST", "HOST FOUND", "INSTALLED", "GIVES")]
-    default = InstallOptions(python=sys.executable)
     adapters = manager.adapters()
-    # Each detect() asks its host for its version in a subprocess (0.1-0.3 s, GIMP's chroot
-    # wrapper the slowest): all at once, the listing waits for the slowest only.
-    with ThreadPoolExecutor(max(1, len(adapters)), thread_name_prefix="zdce-detect") as pool:
-        hosts = list(pool.map(lambda adapter: adapter.detect(), adapters))
-    for adapter, host in zip(adapters, hosts):
-        found = host.version if host else "no"
-        installed = "yes" if adapter.is_installed(default) else "no"
-        rows.append((adapter.name, adapter.host, found, installed, adapter.description))
+    # Each detect() asks its host for its version in a subprocess: all at once, while the rest is gathered.
+    probes = [_detect(adapter) for adapter in adapters]
+    plugin_rows = [(p.entry_point, f"{p.distribution} {p.version}", ",".join(p.hooks)) for p in manager.plugins()]
+    default = InstallOptions(python=sys.executable)
+    installed = ["yes" if adapter.is_installed(default) else "no" for adapter in adapters]
+    wait(probes, timeout=None if args.wait else PROBE_WAIT_S)
+    rows = [("ADAPTER", "HOST", "HOST FOUND", "INSTALLED", "GIVES")]
+    for adapter, probe, is_installed in zip(adapters, probes, installed):
+        if probe.done():
+            host = probe.result()
+            found = host.version if host else "no"
+        else:
+            found = f"? (no answer in {PROBE_WAIT_S:g} s; --wait)"
+        rows.append((adapter.name, adapter.host, found, is_installed, adapter.description))
+    _table([("PLUGIN", "VERSION", "HOOKS"), *plugin_rows])
+    print()
     _table(rows)
     return 0
 

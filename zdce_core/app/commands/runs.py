@@ -11,11 +11,11 @@ from .options import DefaultsFormatter
 DEFAULT_DIR = "runs"
 
 
-def register(sub) -> None:
+def register(sub, name: str, help: str) -> None:
     # One parser for both forms: argparse cannot put an optional folder before a sub-command.
     p = sub.add_parser(
-        "runs",
-        help="list training runs (name, date, data version, settings, epochs, losses); `runs compare` sets runs side by side",
+        name,
+        help=help,
         formatter_class=DefaultsFormatter,
         usage="zdce runs [DIR]\n       zdce runs compare RUN RUN ... -o SHEET [--runs-dir DIR] [--photos PHOTO ...]",
         epilog="examples: zdce runs runs/   |   zdce runs compare lr-1e-3 lr-1e-4 --runs-dir runs -o compare.jpg",

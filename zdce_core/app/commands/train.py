@@ -12,12 +12,12 @@ from pathlib import Path
 from .options import DefaultsFormatter
 
 
-def register(sub) -> None:
+def register(sub, name: str, help: str) -> None:
     from ...maths.estimator import ESTIMATE_SIDE
 
     p = sub.add_parser(
-        "train",
-        help="train DCE-Net on a folder of photos (no labels needed)",
+        name,
+        help=help,
         formatter_class=DefaultsFormatter,
         epilog="example: zdce train ~/Pictures/dark -o my.pt --name first --tracker mlflow",
     )

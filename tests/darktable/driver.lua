@@ -8,11 +8,11 @@
     initialize, export each image to a temporary file, store, finalize) or
     "shortcut" (the shortcut's path: export in the preferred FORMAT, then process).
     STEPS, STRENGTH and DENOISE (yes/no) are stored as the export module's
-    widgets store them. Before that, each photo is also exported into REFDIR exactly as the script
-    exports it, so the test can run the engine's enhance() on the same pixels.
+    widgets store them. Each file darktable exported is copied into REFDIR just before the engine
+    gets it, so the test can check it against the photo and run enhance() on the very same bytes.
 
     Output, one record per line, tab-separated:
-      REF <original> <reference export>
+      REF <original> <copy of its export, as the engine got it>
       RESULT <true|false> <message>
       IMPORTED <path> <group leader's path> <tags, ";"-joined>
       COUNT <images in the library>
@@ -52,13 +52,14 @@ end
 
 local images = {}
 for i, photo in ipairs(photos) do
-  local image = dt.database.import(photo)
-  images[i] = image
-  local format = new_format(format_name == "JPEG")
-  local ref = string.format("%s/%d.%s", refdir, i, format.extension)
-  format:write_image(image, ref)
-  print(table.concat({ "REF", photo, ref }, "\t"))
+  images[i] = dt.database.import(photo)
 end
+
+dofile((arg[0]:match("^(.*/)") or "./") .. "keep_exports.lua")(zdce, function(i, item)
+  local ref = string.format("%s/%d.%s", refdir, i, item.file:match("[^.]*$"))
+  print(table.concat({ "REF", item.image.path .. "/" .. item.image.filename, ref }, "\t"))
+  return ref
+end)
 
 local result
 if mode == "storage" then

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import require_host
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST_FILES = [p.relative_to(ROOT / "plugins") for p in (ROOT / "plugins").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
@@ -21,7 +22,7 @@ def installed(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("install")
     # Build from a copy: setuptools writes build/ and *.egg-info into the source tree.
     source = tmp / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", ".data", "build", "*.egg-info", "__pycache__"))
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", ".data", "build", "*.egg-info", "__pycache__", "*.so"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp / "dist", source],
         check=True,
@@ -47,6 +48,12 @@ def test_wheel_holds_host_files_weights_and_sample(installed):
     assert "zdce_core/samples/night-street.jpg" in names
     for rel in HOST_FILES:
         assert f"zdce_plugins/{rel.as_posix()}" in names, rel
+    require_host(_has_kernel(wheel), "the compiled render kernel in the wheel", "a C compiler (gcc) and the Python headers")
+
+
+def _has_kernel(wheel: Path) -> bool:
+    """Whether the wheel carries the compiled render kernel (built where a C compiler was found)."""
+    return any(n.startswith("zdce_core/maths/_curves.") and n.endswith(".so") for n in zipfile.ZipFile(wheel).namelist())
 
 
 def test_installed_copy_runs_from_site_packages(installed, tmp_path):
@@ -55,11 +62,15 @@ def test_installed_copy_runs_from_site_packages(installed, tmp_path):
         "import sys, zdce_core, zdce_plugins, numpy as np; "
         "print(zdce_core.__file__); print(zdce_plugins.__file__); "
         "print(float(zdce_core.enhance(np.full((8, 8, 3), 20, np.uint8)).mean())); "
-        "print('torch' in sys.modules)"
+        "print('torch' in sys.modules); "
+        "from zdce_core.maths import render; print(render.apply_curves.__module__)"
     )
     done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
-    core, adapters, mean, torch_loaded = done.stdout.split()
+    core, adapters, mean, torch_loaded, kernel = done.stdout.split()
     assert str(installed) in core and str(installed) in adapters
+    (wheel,) = (installed.parent / "dist").glob("zdce-*.whl")
+    # The compiled render kernel where the wheel has it, else the NumPy reference.
+    assert kernel == ("zdce_core.maths._curves" if _has_kernel(wheel) else "zdce_core.maths.render")
     assert float(mean) > 20 / 255
     assert torch_loaded == "False"  # inference runs without the train extra
     listing = subprocess.run([installed / "bin" / "zdce", "plugins"], capture_output=True, text=True, check=True)

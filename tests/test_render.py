@@ -7,10 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import require_host
+from zdce_core.maths import render as render_module
 from zdce_core.maths.denoise import noise_filter
 from zdce_core.maths.estimate import estimate_curve_maps
 from zdce_core.maths.network import SHAPES, Network
-from zdce_core.maths.render import render
+from zdce_core.maths.render import apply_curves_numpy, render
 from zdce_core.maths.resample import box_reduce, reduction_factor
 from zdce_core.training.curves import apply_curves
 from zdce_core.training.model import DCENet
@@ -133,6 +135,56 @@ def test_denoised_picture_is_the_same_whatever_the_output_dtype():
         scale = FULL_SCALE[dtype]
         got = render(rgb, maps, steps=8, strength=1.0, dtype=dtype, band_filter=denoise)
         assert np.abs(got / scale - floats).max() <= 0.5 / scale + 1e-6
+
+
+def compiled_kernel():
+    """The C kernel; skipped where the package was installed without a compiler, except under CI."""
+    require_host(render_module._apply_compiled is not None, "the compiled render kernel (zdce_core.maths._curves)",
+                 "pip install with a C compiler (gcc) and the Python headers")
+    return render_module._apply_compiled
+
+
+@pytest.mark.parametrize("rows, length, steps", [(1, 1, 1), (3, 7, 8), (16, 3 * 641, 8), (5, 96, 3)])
+def test_compiled_kernel_equals_the_numpy_reference(rows, length, steps):
+    """Same float32 operations in the same order: equal to the last bit, past [0, 1] too (maps beyond the
+    curve's range) and on lengths that are not a multiple of the vector width."""
+    kernel = compiled_kernel()
+    rng = np.random.default_rng(rows * length)
+    x = rng.random((rows, length), dtype=np.float32) * 1.2 - 0.1
+    w = rng.random(rows, dtype=np.float32)
+    upper = rng.random((steps, length), dtype=np.float32) * 4 - 2
+    slope = rng.random((steps, length), dtype=np.float32) - 0.5
+    want = x.copy()
+    apply_curves_numpy(want, w, upper, slope)
+    kernel(x, w, upper, slope)
+    np.testing.assert_array_equal(x, want)
+
+
+def test_compiled_kernel_refuses_what_it_cannot_read():
+    kernel = compiled_kernel()
+    x, w, maps = np.zeros((2, 6), np.float32), np.zeros(2, np.float32), np.zeros((8, 6), np.float32)
+    with pytest.raises(TypeError, match="x must be a C-contiguous 2-D float32"):
+        kernel(x.astype(np.float64), w, maps, maps)
+    with pytest.raises(TypeError, match="slope must be"):
+        kernel(x, w, maps, maps.astype(np.float16))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        kernel(x, w, maps[:, ::2], maps)
+    with pytest.raises(ValueError, match="w must have x's rows"):
+        kernel(x, w[:1], maps, maps)
+    with pytest.raises(ValueError, match="not writable|read-only"):
+        x.flags.writeable = False
+        kernel(x, w, maps, maps)
+
+
+def test_render_without_the_compiled_kernel_is_the_same_picture(monkeypatch):
+    """What an install without a C compiler renders: the NumPy reference, through the whole render."""
+    rgb = photo(61, 45, np.uint16)
+    maps = random_maps((7, 5), seed=6)
+    denoise = noise_filter(rgb, np.abs(maps) * 0.6, steps=8, strength=1.0)
+    with_kernel = render(rgb, maps, steps=8, strength=0.9, dtype=np.uint16, band_filter=denoise, threads=2)
+    monkeypatch.setattr(render_module, "apply_curves", apply_curves_numpy)
+    reference = render(rgb, maps, steps=8, strength=0.9, dtype=np.uint16, band_filter=denoise, threads=2)
+    np.testing.assert_array_equal(with_kernel, reference)
 
 
 def test_render_in_place_and_zero_strength():

@@ -8,9 +8,13 @@ rendered, optionally filtered (:mod:`zdce_core.maths.denoise`), then clipped
 to [0, 1] and only then converted to the output dtype: uint8, uint16 and float
 results are one picture, rounded differently.
 
-No JIT compiler is involved (NumPy's vector loops, on a pool of threads; they
-release the GIL), so the first call in a fresh process is as fast as the
-others: see README, "Speed and memory".
+The curve iterations, the hot loop, run in a small C extension
+(``zdce_core/maths/_curves.c``, built at install where a C compiler is found)
+that keeps each value in a register through all steps; without it
+:func:`apply_curves_numpy`, the reference it is tested against, runs instead
+(same float32 operations, same result). No JIT compiler is involved, and the
+bands run on a pool of threads that release the GIL, so the first call in a
+fresh process is as fast as the others: see README, "Speed and memory".
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .resample import FULL_SCALE, source_coords
+
+try:
+    from ._curves import apply as _apply_compiled
+except ImportError:  # installed without a C compiler
+    _apply_compiled = None
 
 BAND_ROWS = 16
 """Rows per work item: a band's float32 rows and temporaries stay in the CPU cache."""
@@ -65,18 +74,37 @@ class CurvePlan:
         if not self.steps or not x.shape[0]:
             return
         ys = self.y0[top : top + x.shape[0]]
-        a = np.empty_like(x)
-        t = np.empty_like(x)
         for start, stop in segments(ys):
-            r, xs, aa, tt = ys[start], x[start:stop], a[start:stop], t[start:stop]
-            w = self.wy[top + start : top + stop, None]
-            for s in range(self.steps):
-                np.multiply(w, self.slope[r, s], out=aa)
-                aa += self.upper[r, s]
-                np.multiply(xs, xs, out=tt)
-                np.subtract(xs, tt, out=tt)
-                tt *= aa
-                xs += tt
+            r = ys[start]
+            apply_curves(x[start:stop], self.wy[top + start : top + stop], self.upper[r], self.slope[r])
+
+
+def apply_curves_numpy(x: np.ndarray, w: np.ndarray, upper: np.ndarray, slope: np.ndarray) -> None:
+    """The curve iterations on rows between the same two map rows, in place: the reference.
+
+    For each step ``s``, ``x <- x + a * (x - x * x)`` with ``a = w[:, None] * slope[s] + upper[s]``;
+    ``x`` is float32 ``(rows, n)``, ``w`` the rows' weights, ``upper`` and ``slope`` ``(steps, n)``.
+    The C kernel does the same float32 operations in the same order.
+
+    >>> x = np.full((1, 3), 0.5, np.float32)
+    >>> apply_curves_numpy(x, np.zeros(1, np.float32), np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32))
+    >>> x
+    array([[0.9375, 0.9375, 0.9375]], dtype=float32)
+    """
+    a = np.empty_like(x)
+    t = np.empty_like(x)
+    w = w[:, None]
+    for s in range(upper.shape[0]):
+        np.multiply(w, slope[s], out=a)
+        a += upper[s]
+        np.multiply(x, x, out=t)
+        np.subtract(x, t, out=t)
+        t *= a
+        x += t
+
+
+apply_curves = _apply_compiled or apply_curves_numpy
+"""The kernel :meth:`CurvePlan.curves` runs: the compiled one where it was built, else the NumPy reference."""
 
 
 def segments(ys: np.ndarray) -> list[tuple[int, int]]:

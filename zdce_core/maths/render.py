@@ -42,41 +42,79 @@ image, given rendered rows ``first..`` covering ``filter.halo`` rows on either s
 
 
 class CurvePlan:
-    """The maps of one render, interpolated along rows once: per map row, per step, ``3 * W`` samples.
+    """The maps of one render, channels interleaved like the image's samples, and the bilinear weights.
 
-    ``row(y)`` then needs one multiply-add per step: the upper map row plus
-    ``wy[y]`` times the difference to the lower one.
+    Shared by the workers of a render; each applies the curves through its own
+    :class:`CurveRows`.
     """
 
     def __init__(self, maps: np.ndarray, height: int, width: int, steps: int, strength: float):
         n_maps, map_h, map_w = maps.shape
         if not 0 <= steps <= n_maps // 3:
             raise ValueError(f"steps must be in 0..{n_maps // 3}, got {steps}")
-        x0, x1, wx = source_coords(width, map_w)
-        # (map_h, steps, map_w, 3): channels interleaved like the image's samples.
+        # (map_h, steps, 3 * map_w): a map row's samples in the image's order, R G B per column.
         grouped = np.asarray(maps[: 3 * steps], np.float32).reshape(steps, 3, map_h, map_w).transpose(2, 0, 3, 1)
-        # In place on full-width rows (13 MB each at 4K): half the time of the expression.
-        upper = np.take(grouped, x1, axis=2)
-        left = np.take(grouped, x0, axis=2)
-        upper -= left
-        upper *= wx[:, None]
-        upper += left
-        upper *= np.float32(strength)
-        self.upper = upper.reshape(map_h, steps, 3 * width)
+        self.maps = np.ascontiguousarray(grouped).reshape(map_h, steps, 3 * map_w)
+        x0, x1, wx = source_coords(width, map_w)
+        channels = np.arange(3)
+        self.left = (3 * x0[:, None] + channels).ravel()
+        self.right = (3 * x1[:, None] + channels).ravel()
+        self.wx = np.repeat(wx, 3)
         self.y0, _, self.wy = source_coords(height, map_h)
-        # source_coords pairs map row r with row min(r + 1, map_h - 1): the last row's slope is 0.
-        self.slope = np.zeros_like(self.upper)
-        np.subtract(self.upper[1:], self.upper[:-1], out=self.slope[:-1])
-        self.steps = steps
+        self.steps, self.strength, self.length = steps, np.float32(strength), 3 * width
+
+    def interpolate(self, r: int, out: np.ndarray, scratch: np.ndarray) -> None:
+        """Map row ``r`` interpolated along the image's width, times ``strength``, into ``(steps, 3 * W)`` ``out``."""
+        np.take(self.maps[r], self.right, axis=1, out=out)
+        left = np.take(self.maps[r], self.left, axis=1, out=scratch)
+        out -= left
+        out *= self.wx
+        out += left
+        out *= self.strength
+
+    def rows(self) -> CurveRows:
+        """A new worker's view of the plan."""
+        return CurveRows(self)
+
+
+class CurveRows:
+    """Applies a :class:`CurvePlan`'s curves to one worker's rows, top to bottom.
+
+    It holds the two map rows its current image rows fall between, each
+    interpolated along the width once: image row ``y`` then takes one
+    multiply-add per step, the upper map row plus ``wy[y]`` times the
+    difference to the lower one. A few rows' worth of memory per worker, and
+    the interpolation shared out among the workers.
+    """
+
+    def __init__(self, plan: CurvePlan):
+        self.plan = plan
+        shape = (plan.steps, plan.length)
+        self.upper, self.lower, self.slope, self.scratch = (np.empty(shape, np.float32) for _ in range(4))
+        self.r = None
 
     def curves(self, x: np.ndarray, top: int) -> None:
         """Apply the curves in place to float32 rows ``x`` (image rows ``top..``), values in [0, 1]."""
-        if not self.steps or not x.shape[0]:
+        plan = self.plan
+        if not plan.steps or not x.shape[0]:
             return
-        ys = self.y0[top : top + x.shape[0]]
+        ys = plan.y0[top : top + x.shape[0]]
         for start, stop in segments(ys):
-            r = ys[start]
-            apply_curves(x[start:stop], self.wy[top + start : top + stop], self.upper[r], self.slope[r])
+            self._between(int(ys[start]))
+            apply_curves(x[start:stop], plan.wy[top + start : top + stop], self.upper, self.slope)
+
+    def _between(self, r: int) -> None:
+        if r == self.r:
+            return
+        plan = self.plan
+        if self.r is not None and r == self.r + 1:
+            self.upper, self.lower = self.lower, self.upper  # moving down: the lower row becomes the upper
+        else:
+            plan.interpolate(r, self.upper, self.scratch)
+        # source_coords pairs map row r with row min(r + 1, map_h - 1): the last row's slope is 0.
+        plan.interpolate(min(r + 1, len(plan.maps) - 1), self.lower, self.scratch)
+        np.subtract(self.lower, self.upper, out=self.slope)
+        self.r = r
 
 
 def apply_curves_numpy(x: np.ndarray, w: np.ndarray, upper: np.ndarray, slope: np.ndarray) -> None:
@@ -104,7 +142,7 @@ def apply_curves_numpy(x: np.ndarray, w: np.ndarray, upper: np.ndarray, slope: n
 
 
 apply_curves = _apply_compiled or apply_curves_numpy
-"""The kernel :meth:`CurvePlan.curves` runs: the compiled one where it was built, else the NumPy reference."""
+"""The kernel :meth:`CurveRows.curves` runs: the compiled one where it was built, else the NumPy reference."""
 
 
 def segments(ys: np.ndarray) -> list[tuple[int, int]]:
@@ -205,13 +243,14 @@ def render(
     def run(first: int, last: int) -> None:
         # One worker's rows, top to bottom, keeping the rendered rows the next band's filter needs.
         held, held_top = np.empty((0, src.shape[1]), np.float32), first
+        curves = plan.rows()
         for top in range(first, last, band_rows):
             bottom = min(top + band_rows, last)
             lo, hi = max(0, top - halo), min(height, bottom + halo)
             keep = held[max(0, lo - held_top) :]
             new_top = held_top + held.shape[0] if keep.shape[0] else lo
             rows = _load_rows(src, new_top, hi, in_scale)
-            plan.curves(rows, new_top)
+            curves.curves(rows, new_top)
             held, held_top = np.concatenate([keep, rows]) if keep.shape[0] else rows, lo
             # Without a filter ``held`` is exactly this band, and no later band needs it.
             result = band_filter(held, lo, top, bottom) if band_filter is not None else held

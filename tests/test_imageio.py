@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image, ImageCms, TiffImagePlugin
 
 from zdce_core.io.atomic import remove_stale
@@ -44,6 +46,35 @@ def test_unreadable_file_names_the_file(tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
     with pytest.raises(ImageReadError, match="broken.png"):
         read_image(bad)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_tiff_cut_short_is_refused_by_name(tmp_path, bits):
+    rng = np.random.default_rng(bits)
+    array = (rng.random((100, 150, 3)) * (2**bits - 1)).astype(np.uint8 if bits == 8 else np.uint16)
+    whole, cut = tmp_path / "whole.tif", tmp_path / "cut short.tif"
+    # As darktable writes them: the directory first, then deflate strips with the differencing predictor.
+    tifffile.imwrite(whole, array, photometric="rgb", compression="zlib", predictor=True, rowsperstrip=9)
+    np.testing.assert_array_equal(read_image(whole), array)
+    # The copy ends where strip 6 of 12 begins: its lower half is missing, its directory intact.
+    with tifffile.TiffFile(whole) as tif:
+        strip6 = tif.pages.first.dataoffsets[6]
+    cut.write_bytes(whole.read_bytes()[:strip6])
+    why = rf"truncated TIFF: its image data runs to byte [\d,]+ but the file ends at byte {strip6:,}$"
+    with pytest.raises(ImageReadError, match=rf"^{re.escape(str(cut))}: {why}"):
+        read_image(cut)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")  # Pillow's, while it looks for the directory
+def test_a_tiff_cut_before_its_directory_is_refused_by_name(tmp_path):
+    # Pillow writes the directory after the pixels: half a copy has none.
+    whole, cut = tmp_path / "whole.tif", tmp_path / "cut.tif"
+    noise = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(whole, compression="tiff_deflate")
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    why = r"truncated TIFF: its first directory is at byte [\d,]+ but the file ends at byte [\d,]+$"
+    with pytest.raises(ImageReadError, match=rf"^{re.escape(str(cut))}: {why}"):
+        read_image(cut)
 
 
 @pytest.mark.parametrize("name", ["n" * 251 + ".png", "é" * 125 + ".png"], ids=["ascii", "two-byte"])

@@ -24,6 +24,7 @@ _SPECIAL_FILES = (
     (stat.S_ISBLK, "a block device"),
 )
 _SUBFILE_TYPE, _SAMPLES_PER_PIXEL = 254, 277  # TIFF tags
+_DATA_TAGS = ((273, 279), (324, 325))  # TIFF (offsets, byte counts) of strips and of tiles
 
 # imagecodecs logs libpng's warnings (one for every interlaced file, one for
 # trailing data) and tifffile its complaints about damaged tags; with no
@@ -89,7 +90,7 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
                 raise ImageReadError(
                     f"{path}: {width}x{height} is {width * height} pixels, over the pixel limit of {max_pixels}"
                 )
-            layout = _unsupported_layout(im)
+            layout = _unsupported_layout(im) or _truncated(path, im)
             if layout:
                 raise ImageReadError(f"{path}: {layout}")
             # Before extract(): reading a PNG's EXIF may decode it and clear its tile list.
@@ -163,6 +164,29 @@ def _unsupported_layout(im: Image.Image) -> str | None:
     return None
 
 
+def _truncated(path: Path, im: Image.Image) -> str | None:
+    """Why the TIFF's image data cannot all be in the file (it ends early), or ``None``.
+
+    The decoders each name an incomplete file their own way (libdeflate's
+    BAD_DATA, "decoder error -2", a strip that cannot be reshaped); the file's
+    size says it plainly, before any decoding.
+    """
+    if im.format != "TIFF":
+        return None
+    end = 0
+    for offsets_tag, counts_tag in _DATA_TAGS:
+        offsets, counts = im.tag_v2.get(offsets_tag), im.tag_v2.get(counts_tag)
+        if offsets is None or counts is None:
+            continue
+        offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+        counts = counts if isinstance(counts, tuple) else (counts,)
+        end = max([end, *(int(o) + int(n) for o, n in zip(offsets, counts))])
+    size = path.stat().st_size
+    if end > size:
+        return f"truncated TIFF: its image data runs to byte {end:,} but the file ends at byte {size:,}"
+    return None
+
+
 def _full_size_pages(im: Image.Image) -> int:
     # Pages flagged as reduced-resolution (thumbnails, previews) are not photos of their own.
     pages = 0
@@ -176,8 +200,14 @@ def _full_size_pages(im: Image.Image) -> int:
 def _unrecognised(path: Path) -> str:
     # Pillow knows no mode for float colour, 5-channel or other exotic TIFFs; tifffile can say what they hold.
     with open(path, "rb") as f:
-        head = f.read(4)
-    if head in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+        head = f.read(16)
+    if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+        # The header says where the first directory is (classic TIFF: 4 bytes at 4; BigTIFF: 8 at 8).
+        bigtiff = head[2:4] in (b"+\0", b"\0+")
+        first = int.from_bytes(head[8:16] if bigtiff else head[4:8], "little" if head[:2] == b"II" else "big")
+        size = path.stat().st_size
+        if first >= size:
+            return f"truncated TIFF: its first directory is at byte {first:,} but the file ends at byte {size:,}"
         import tifffile
 
         try:

@@ -50,11 +50,13 @@ def plugins() -> list[Plugin]:
     found = []
     for name, plugin in pm.list_name_plugin():
         dist = dists.get(id(plugin))
+        # Each access parses the whole metadata file (a long description and all): once per plug-in.
+        metadata = dist.metadata if dist else {}
         found.append(
             Plugin(
                 entry_point=name,
-                distribution=dist.project_name if dist else "?",
-                version=dist.version if dist else "?",
+                distribution=metadata.get("Name", "?"),
+                version=metadata.get("Version", "?"),
                 hooks=tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ())),
             )
         )

@@ -37,11 +37,18 @@ SCHEDULER_CONFIG = {**cluster.SCHEDULER_CONFIG, "distributed.scheduler.allowed-f
 @pytest.fixture(scope="module")
 def scheduler():
     """A LocalCluster of 2 single-threaded worker processes, set up as README advises; yields (address, client)."""
-    with dask.config.set(SCHEDULER_CONFIG):
-        with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
-        ) as local, distributed.Client(local, set_as_default=False) as client:
-            yield local.scheduler_address, client
+    # Dask's nanny writes OMP_NUM_THREADS=1 and other thread settings into this process's environment
+    # for good (distributed's pre-spawn-environ): the tests after these must not start programs with them.
+    environment = dict(os.environ)
+    try:
+        with dask.config.set(SCHEDULER_CONFIG):
+            with distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+            ) as local, distributed.Client(local, set_as_default=False) as client:
+                yield local.scheduler_address, client
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 def _two_workers(client) -> dict[str, dict[str, int]]:

@@ -1,4 +1,4 @@
-"""Apply estimated curve maps to the full-resolution image, band by band, in NumPy.
+"""Apply estimated curve maps to the full-resolution image, band by band: NumPy, and one C loop.
 
 The maps are upsampled bilinearly (``align_corners=False``, as
 :func:`torch.nn.functional.interpolate`) to the image size and the curve

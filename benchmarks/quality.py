@@ -42,7 +42,8 @@ from skimage.restoration import estimate_sigma
 
 from zdce_core import enhance, enhance_steps
 from zdce_core.maths.estimate import box_reduce
-from zdce_core.maths.exposure import LUMA, key
+from zdce_core.maths.exposure import key
+from zdce_core.maths.resample import LUMA
 from zdce_core.io.images import read_image
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zdce_core.maths.estimate import estimate_curve_maps
+from zdce_core.maths.estimate import estimate_curve_maps, network_input as inference_input
 from zdce_core.maths.estimator import ESTIMATE_SIDE, network_input_factor
 from zdce_core.maths.render import render
 from zdce_core.maths.resample import box_reduce
@@ -32,8 +32,13 @@ def test_network_input_is_the_box_reduction(shape):
     factor = network_input_factor(*shape)
     assert max(-(-shape[0] // factor), -(-shape[1] // factor)) <= ESTIMATE_SIDE
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
-    got = network_input(x)[0].permute(1, 2, 0).numpy()
-    np.testing.assert_allclose(got, box_reduce(rgb, factor), atol=2e-6)
+    planes, photo_key = network_input(x)
+    got = planes[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(got[..., :3], box_reduce(rgb, factor), atol=2e-6)
+    expected, expected_key = inference_input(rgb)
+    # The key plane: the same number both ways, constant over the copy.
+    assert float(photo_key) == pytest.approx(expected_key, abs=1e-5)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
 
 
 @pytest.mark.parametrize("shape", [(150, 230), (333, 200)])
@@ -45,7 +50,7 @@ def test_trained_estimator_both_ways(shape):
     rgb = _photo(*shape, seed=1)
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
-        small, full = estimate_maps(model.eval(), x)
+        small, full, _ = estimate_maps(model.eval(), x)
         trained_way = apply_curves(x, full)[-1][0].permute(1, 2, 0).numpy()
     maps = estimate_curve_maps(net, rgb)
     np.testing.assert_allclose(maps, small[0].numpy(), atol=1e-5)
@@ -56,11 +61,18 @@ def test_trained_estimator_both_ways(shape):
 
 
 @pytest.mark.parametrize("level", [0.03, 0.12, 0.18, 0.3])
-def test_training_and_inference_judge_darkness_alike(level):
-    """The loss decides how much to lift a photo by the same rule the inference guard applies."""
-    from zdce_core.maths.exposure import darkness as inference_darkness
+@pytest.mark.parametrize("black_share", [0.0, 0.6])
+def test_training_and_inference_judge_darkness_alike(level, black_share):
+    """The loss and the inference guard judge a photo's darkness from the same key, black pixels left out."""
+    from zdce_core.maths.exposure import darkness as inference_darkness, key as inference_key
+    from zdce_core.training.estimator import key as training_key
     from zdce_core.training.losses import LossWeights, darkness as training_darkness
 
     rgb = np.clip(_photo(60, 80) / 255 * level / 0.1, 0, 1).astype(np.float32)
+    rgb[: round(60 * black_share)] = 0.002  # a black sky
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
-    assert float(training_darkness(x, LossWeights())) == pytest.approx(inference_darkness(rgb), abs=1e-5)
+    k = training_key(x)
+    assert float(k) == pytest.approx(inference_key(rgb), abs=1e-5)
+    if black_share:
+        assert inference_key(rgb) == pytest.approx(inference_key(rgb[round(60 * black_share) :]), rel=0.02)
+    assert float(training_darkness(k, LossWeights())) == pytest.approx(inference_darkness(inference_key(rgb)), abs=1e-4)

@@ -11,7 +11,7 @@ from skimage.restoration import estimate_sigma
 from zdce_core import enhance, enhance_steps
 from zdce_core.maths.denoise import RADIUS, NoiseFilter, noise_sigma
 from zdce_core.maths.estimate import estimate_curve_maps
-from zdce_core.maths.exposure import LUMA
+from zdce_core.maths.resample import LUMA
 from zdce_core.maths.render import BAND_ROWS, render
 from zdce_core.weights import default_model
 

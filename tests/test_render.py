@@ -13,8 +13,9 @@ from zdce_core.maths.denoise import noise_filter
 from zdce_core.maths.estimate import estimate_curve_maps
 from zdce_core.maths.network import SHAPES, Network
 from zdce_core.maths.render import apply_curves_numpy, render
-from zdce_core.maths.resample import box_reduce, reduction_factor
+from zdce_core.maths.resample import box_reduce
 from zdce_core.training.curves import apply_curves
+from zdce_core.training.estimator import estimate_maps
 from zdce_core.training.model import DCENet
 from zdce_core.weights import load_model
 
@@ -52,7 +53,7 @@ def reference(rgb: np.ndarray, maps: np.ndarray, steps: int, strength: float) ->
 
 def test_network_equals_torch_dcenet(model, net):
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == SHAPES  # one architecture, two runtimes
-    x = np.random.default_rng(1).random((37, 53, 3), dtype=np.float32)
+    x = np.random.default_rng(1).random((37, 53, 4), dtype=np.float32)
     with torch.inference_mode():
         want = model(torch.from_numpy(x).permute(2, 0, 1)[None])[0].numpy()
     got = net(x)
@@ -61,12 +62,11 @@ def test_network_equals_torch_dcenet(model, net):
 
 
 def test_estimator_equals_the_torch_path(model, net):
-    """Box reduction, the network on the small copy, bilinear maps: as training runs it in torch."""
+    """Box reduction and key plane, the network on the small copy: as training runs it in torch."""
     rgb = photo(301, 203, np.uint8, seed=2)
-    factor = reduction_factor(301, 203, 64)
     x = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)[None]
     with torch.inference_mode():
-        want = model(F.avg_pool2d(x, factor, stride=factor, ceil_mode=True))[0].numpy()
+        want = estimate_maps(model, x)[0][0].numpy()
     got = estimate_curve_maps(net, rgb, size=64)
     assert got.shape == want.shape == (24, 61, 41)
     assert np.abs(got - want).max() < 1e-5
@@ -223,9 +223,7 @@ def test_enhance_equals_the_torch_path_for_the_same_checkpoint(tmp_path, model):
     got = enhance(rgb, strength=1.0, denoise=False, dtype=np.uint8, model=load_model(tmp_path / "mine.pt"),
                   estimate_size=64)
     x = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)[None]
-    factor = reduction_factor(240, 360, 64)
     with torch.inference_mode():
-        maps = model(F.avg_pool2d(x, factor, stride=factor, ceil_mode=True))
-        alphas = F.interpolate(maps, size=(240, 360), mode="bilinear", align_corners=False)
+        _, alphas, _ = estimate_maps(model, x)
         want = apply_curves(x, alphas, 8)[-1].clamp(0, 1)[0].permute(1, 2, 0).numpy()
     assert np.abs(got / 255 - want).max() <= 1 / 255

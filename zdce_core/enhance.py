@@ -12,9 +12,9 @@ import os
 import numpy as np
 
 from .maths.denoise import noise_filter
-from .maths.estimate import MAX_SIZE, estimate_curve_maps
+from .maths.estimate import MAX_SIZE, network_input
 from .maths.estimator import ESTIMATE_SIDE
-from .maths.exposure import auto_maps
+from .maths.exposure import darkness
 from .maths.network import Network
 from .maths.render import render
 from .maths.resample import FULL_SCALE
@@ -167,9 +167,10 @@ def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None, dt
 
 
 def _curve_maps(colour, net, options):
-    maps = estimate_curve_maps(net, colour, size=options["size"])
+    planes, photo_key = network_input(colour, size=options["size"])
+    maps = net(planes)
     if options["strength"] == "auto":
-        return auto_maps(colour, maps), 1.0
+        return maps * np.float32(darkness(photo_key)), 1.0
     return maps, options["strength"]
 
 

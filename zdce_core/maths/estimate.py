@@ -2,21 +2,36 @@
 
 The photo is box-reduced by an integer factor to a copy whose longer side is
 at most ``size`` (:data:`zdce_core.maths.estimator.ESTIMATE_SIDE` by default,
-the size the bundled network is trained at), and the network
-(:mod:`zdce_core.maths.network`, NumPy) runs on that copy. The maps are
-upsampled to full resolution inside :func:`zdce_core.maths.render.render`.
+the size the bundled network is trained at); the network
+(:mod:`zdce_core.maths.network`, NumPy) runs on that copy and its key plane.
+The maps are upsampled to full resolution inside
+:func:`zdce_core.maths.render.render`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .estimator import ESTIMATE_SIDE
+from .estimator import ESTIMATE_SIDE, key_plane
+from .exposure import key
 from .network import Network
 from .resample import box_reduce, reduction_factor
 
 MAX_SIZE = 1024
 """Largest ``size`` accepted: the network's cost grows with its square (about 80 kFLOP per pixel)."""
+
+
+def network_input(rgb: np.ndarray, *, size: int = ESTIMATE_SIDE) -> tuple[np.ndarray, float]:
+    """The network's input for an ``(H, W, 3)`` image: float32 ``(h, w, 4)`` (the box-reduced copy and its key plane) and the key.
+
+    >>> x, k = network_input(np.full((300, 200, 3), 64, np.uint8), size=128)
+    >>> x.shape, round(k, 3), round(float(x[0, 0, 3]), 3)
+    ((100, 67, 4), 0.251, -0.249)
+    """
+    small = box_reduce(rgb, reduction_factor(*rgb.shape[:2], size))
+    photo_key = key(small)
+    plane = np.full(small.shape[:2] + (1,), key_plane(photo_key), np.float32)
+    return np.concatenate([small, plane], axis=-1), photo_key
 
 
 def estimate_curve_maps(net: Network, rgb: np.ndarray, *, size: int = ESTIMATE_SIDE) -> np.ndarray:
@@ -42,4 +57,4 @@ def estimate_curve_maps(net: Network, rgb: np.ndarray, *, size: int = ESTIMATE_S
     >>> estimate_curve_maps(default_model(), np.zeros((300, 200, 3), np.uint8), size=128).shape
     (24, 100, 67)
     """
-    return net(box_reduce(rgb, reduction_factor(*rgb.shape[:2], size)))
+    return net(network_input(rgb, size=size)[0])

@@ -1,9 +1,10 @@
 """DCE-Net's forward pass in NumPy, for inference without torch.
 
 The network (:class:`zdce_core.training.model.DCENet`, Guo et al. 2020) is
-seven 3x3 convolutions with symmetric skip concatenations and a tanh head. At
-inference it only ever sees the small copy of a photo (at most
-:data:`zdce_core.maths.estimator.ESTIMATE_SIDE` on the longer side), so each
+seven 3x3 convolutions with symmetric skip concatenations and a tanh head; its
+input is the small copy of a photo (at most
+:data:`zdce_core.maths.estimator.ESTIMATE_SIDE` on the longer side) and the
+copy's key plane (:func:`zdce_core.maths.estimate.network_input`), so each
 convolution is one matrix product over the 3x3 neighbourhoods of its input
 (im2col), in float32, channels last. On a 128-pixel copy the whole pass is
 about 1 GFLOP: tens of milliseconds, with no runtime besides NumPy.
@@ -24,7 +25,10 @@ LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6", "conv7")
 FEATURES = 32
 """Channels of every hidden layer."""
 
-_CHANNELS = [(3, FEATURES)] + [(FEATURES, FEATURES)] * 3 + [(2 * FEATURES, FEATURES)] * 2 + [(2 * FEATURES, 3 * MAX_STEPS)]
+INPUTS = 4
+"""Input planes: red, green, blue and the key plane."""
+
+_CHANNELS = [(INPUTS, FEATURES)] + [(FEATURES, FEATURES)] * 3 + [(2 * FEATURES, FEATURES)] * 2 + [(2 * FEATURES, 3 * MAX_STEPS)]
 """(in, out) channels per layer; the last three take skip concatenations."""
 
 SHAPES: dict[str, tuple[int, ...]] = {
@@ -64,8 +68,8 @@ class Network:
             biases.append(np.asarray(state[f"{name}.bias"], np.float32))
         return cls(tuple(kernels), tuple(biases), dict(state))
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        return forward(self, rgb)
+    def __call__(self, planes: np.ndarray) -> np.ndarray:
+        return forward(self, planes)
 
 
 def _conv3x3(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, relu: bool) -> np.ndarray:
@@ -90,8 +94,8 @@ def _conv3x3(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, relu: bool) ->
     return out
 
 
-def forward(net: Network, rgb: np.ndarray) -> np.ndarray:
-    """Curve maps ``(3 * iterations, h, w)`` float32 in [-1, 1] for an ``(h, w, 3)`` image in [0, 1].
+def forward(net: Network, planes: np.ndarray) -> np.ndarray:
+    """Curve maps ``(3 * iterations, h, w)`` float32 in [-1, 1] for ``(h, w, 4)`` input planes (RGB in [0, 1], key plane).
 
     The same function as ``DCENet.forward`` (to float32 rounding).
 
@@ -99,12 +103,12 @@ def forward(net: Network, rgb: np.ndarray) -> np.ndarray:
     --------
     >>> rng = np.random.default_rng(0)
     >>> net = Network.from_state({k: rng.normal(0, 0.1, s).astype(np.float32) for k, s in SHAPES.items()})
-    >>> maps = net(rng.random((5, 7, 3), dtype=np.float32))
+    >>> maps = net(rng.random((5, 7, 4), dtype=np.float32))
     >>> maps.shape, maps.dtype, bool(np.abs(maps).max() <= 1)
     ((24, 5, 7), dtype('float32'), True)
     """
     k, b = net.kernels, net.biases
-    x = np.asarray(rgb, np.float32)
+    x = np.asarray(planes, np.float32)
     e1 = _conv3x3(x, k[0], b[0], True)
     e2 = _conv3x3(e1, k[1], b[1], True)
     e3 = _conv3x3(e2, k[2], b[2], True)

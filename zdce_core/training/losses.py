@@ -1,11 +1,15 @@
 """The zero-reference losses, as pure tensor functions.
 
 None needs a ground truth: they judge the enhanced image (and the curve
-maps) against the input and against simple priors. Three are the paper's
-(spatial consistency, colour constancy, illumination smoothness); exposure
-control is made input-adaptive, and a toe term is added, because *dark is
-not low light*: a fixed target of 0.6 pulls well-lit and over-exposed
-frames towards one brightness and lifts black skies and sensor noise.
+maps) against the input and against simple priors. Two are the paper's
+(colour constancy, illumination smoothness). Exposure control is made
+input-adaptive, because *dark is not low light*: a fixed target of 0.6 pulls
+well-lit and over-exposed frames towards one brightness, and a target per
+patch flattens contrast; here each photo gets one gain from its key (the
+number the network is given), applied to every level with a toe (black
+stays black) and a shoulder (highlights compressed). Spatial consistency
+keeps the contrast that gain implies; a per-pixel toe term and a
+brightening-only term are added.
 """
 
 from __future__ import annotations
@@ -15,25 +19,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..maths.exposure import KEY_DARK, KEY_FINE
+from ..maths.exposure import BLACK_HIGH, BLACK_LOW, KEY_DARK, KEY_FINE
+from .estimator import smoothstep
 
 
-def spatial_consistency(enhanced: torch.Tensor, original: torch.Tensor, region: int = 4) -> torch.Tensor:
-    """Keep the contrast between neighbouring 4x4 regions as it was in the input."""
-    y = F.avg_pool2d(enhanced.mean(1, keepdim=True), region)
-    i = F.avg_pool2d(original.mean(1, keepdim=True), region)
-    loss = enhanced.new_zeros(())
-    for dim in (2, 3):
-        dy = torch.diff(y, dim=dim).abs()
-        di = torch.diff(i, dim=dim).abs()
-        # Each difference counts for both neighbours it joins (left/right, up/down).
-        loss = loss + 2 * ((dy - di) ** 2).sum() / y.numel()
-    return loss
-
-
-def _smoothstep(value: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    t = ((value - low) / (high - low)).clamp(0, 1)
-    return t * t * (3 - 2 * t)
+def _regions(x: torch.Tensor, size: int) -> torch.Tensor:
+    return F.avg_pool2d(x, size, ceil_mode=True)
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
@@ -41,43 +32,76 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     return x.mean(1, keepdim=True)
 
 
-def key(x: torch.Tensor) -> torch.Tensor:
-    """Log-average brightness of each image, ``(B, 1, 1, 1)``: follows a scene's dark bulk, not a bright window."""
-    eps = 1 / 255
-    return torch.exp(torch.log(luminance(x) + eps).mean((2, 3), keepdim=True)) - eps
+def spatial_consistency(enhanced: torch.Tensor, target: torch.Tensor, region: int = 4) -> torch.Tensor:
+    """Keep the contrast between neighbouring 4x4 regions that the exposure target gives them.
+
+    The paper compares with the input's contrast, which pulls a lifted photo
+    towards an additive lift (flat); here ``target`` holds each region's
+    brightness as :func:`exposure_target` wants it, so a photo lifted by a
+    gain keeps its contrast in proportion.
+    """
+    y = _regions(luminance(enhanced), region)
+    loss = enhanced.new_zeros(())
+    for dim in (2, 3):
+        dy = torch.diff(y, dim=dim).abs()
+        dt = torch.diff(target, dim=dim).abs()
+        # Each difference counts for both neighbours it joins (left/right, up/down).
+        loss = loss + 2 * ((dy - dt) ** 2).sum() / y.numel()
+    return loss
 
 
-def darkness(x: torch.Tensor, weights: "LossWeights") -> torch.Tensor:
-    """How much each image is a dark photo to lift: 1 at key ``key_dark`` or below, 0 at ``key_fine`` or above."""
-    return 1 - _smoothstep(key(x), weights.key_dark, weights.key_fine)
+def darkness(photo_key: torch.Tensor, weights: "LossWeights") -> torch.Tensor:
+    """How much each image is a dark photo: 1 at key ``key_dark`` or below, 0 at ``key_fine`` or above (the inference guard's rule)."""
+    return 1 - smoothstep(photo_key, weights.key_dark, weights.key_fine)
 
 
-def exposure_target(level: torch.Tensor, dark: torch.Tensor | float, weights: "LossWeights") -> torch.Tensor:
-    """The brightness a region of input brightness ``level`` should come out at, in an image of ``darkness`` ``dark``.
+def exposure_gain(photo_key: torch.Tensor, weights: "LossWeights") -> torch.Tensor:
+    """The gain a photo of key ``photo_key`` is to be lifted by: ``(K / key) ** darkness``.
 
-    In a dark photo, dark regions are lifted along a gamma curve towards
-    ``exposure_target``; regions at or above it keep their level (nothing
-    is pulled down); below the toe band (``toe_low``..``toe_high``) a region
-    keeps its level, so a black sky stays black. A well-lit or over-exposed
-    photo (``dark`` 0) keeps every level. Non-decreasing in ``level``.
+    ``K`` is ``exposure_target``: a dark photo (key ``key_dark`` or less) is
+    brought to key ``K``, a well-exposed one (key ``key_fine`` or more, the
+    inference guard's rule) keeps its levels, and in between the gain fades
+    out. An all-black photo (key 0) gets gain 1.
 
     >>> w = LossWeights()
-    >>> [round(v, 3) for v in exposure_target(torch.tensor([0.003, 0.05, 0.2, 0.8]), 1.0, w).tolist()]
-    [0.003, 0.413, 0.509, 0.8]
-    >>> exposure_target(torch.tensor([0.05]), 0.0, w).tolist()
-    [0.05000000074505806]
+    >>> [round(v, 2) for v in exposure_gain(torch.tensor([0.0, 0.05, 0.15, 0.215, 0.5]), w).tolist()]
+    [1.0, 9.0, 3.0, 1.45, 1.0]
+    """
+    safe = photo_key.clamp(min=1e-4)
+    gain = (weights.exposure_target / safe).clamp(min=1) ** darkness(photo_key, weights)
+    return torch.where(photo_key > 0, gain, torch.ones_like(photo_key))
+
+
+def exposure_target(level: torch.Tensor, gain: torch.Tensor | float, weights: "LossWeights") -> torch.Tensor:
+    """The brightness a region of input brightness ``level`` should come out at, in a photo lifted by ``gain``.
+
+    Every level is multiplied by the photo's gain, so contrast is kept in
+    proportion, with a shoulder above ``shoulder`` (``s + (1 - s) * u / (1 + u)``
+    for ``u = (v - s) / (1 - s)``: highlights keep their gradation rather
+    than clip) and never pulled down; below the toe
+    band (``toe_low``..``toe_high``) a region keeps its level, so a black
+    sky stays black. Non-decreasing in ``level``; gain 1 keeps every level.
+
+    >>> w = LossWeights()
+    >>> [round(v, 3) for v in exposure_target(torch.tensor([0.003, 0.05, 0.15, 0.25, 0.95]), 4.0, w).tolist()]
+    [0.003, 0.2, 0.6, 0.8, 0.956]
+    >>> [round(v, 3) for v in exposure_target(torch.tensor([0.05, 0.95]), 1.0, w).tolist()]
+    [0.05, 0.95]
     """
     level = level.clamp(0, 1)
-    e = weights.exposure_target
-    lifted = torch.where(level < e, e * (level.clamp(min=1e-6) / e) ** weights.exposure_gamma, level)
-    return level + (lifted - level) * _smoothstep(level, weights.toe_low, weights.toe_high) * dark
+    s = weights.shoulder
+    scaled = level * gain
+    over = (scaled - s).clamp(min=0) / (1 - s)
+    shouldered = torch.where(scaled > s, s + (1 - s) * over / (1 + over), scaled)
+    lifted = torch.maximum(level, shouldered)
+    return level + (lifted - level) * smoothstep(level, weights.toe_low, weights.toe_high)
 
 
-def exposure_control(enhanced: torch.Tensor, original: torch.Tensor, weights: "LossWeights", patch: int = 16) -> torch.Tensor:
-    """Pull each 16x16 patch's mean brightness towards :func:`exposure_target` of the input's."""
-    y = F.avg_pool2d(luminance(enhanced), patch, ceil_mode=True)
-    i = F.avg_pool2d(luminance(original), patch, ceil_mode=True)
-    return ((y - exposure_target(i, darkness(original, weights), weights)) ** 2).mean()
+def exposure_control(
+    enhanced: torch.Tensor, original: torch.Tensor, gain: torch.Tensor, weights: "LossWeights", patch: int = 16
+) -> torch.Tensor:
+    """Pull each 16x16 patch's mean, per channel, towards :func:`exposure_target` of the input's (so hues are kept)."""
+    return ((_regions(enhanced, patch) - exposure_target(_regions(original, patch), gain, weights)) ** 2).mean()
 
 
 def toe(enhanced: torch.Tensor, original: torch.Tensor, low: float = 0.01, high: float = 0.03) -> torch.Tensor:
@@ -89,8 +113,18 @@ def toe(enhanced: torch.Tensor, original: torch.Tensor, low: float = 0.01, high:
     still be lifted.
     """
     y, i = luminance(enhanced), luminance(original)
-    weight = 1 - _smoothstep(i, low, high)
+    weight = 1 - smoothstep(i, low, high)
     return (weight * F.relu(y - 3 * i - 1.5 * low) ** 2).mean()
+
+
+def highlights(enhanced: torch.Tensor, original: torch.Tensor, level: float = 0.95) -> torch.Tensor:
+    """Highlights keep their gradation: penalise a channel value lifted above ``level`` (or above its input, if that was higher).
+
+    The other end of :func:`toe`, per pixel: the patch-level shoulder of the
+    exposure target cannot see the lamp or the window inside a patch, and
+    the curves flatten everything they push towards 1 into one white.
+    """
+    return F.relu(enhanced - original.clamp(min=level)).pow(2).mean()
 
 
 def colour_constancy(enhanced: torch.Tensor, weight: torch.Tensor | float = 1.0) -> torch.Tensor:
@@ -123,37 +157,56 @@ def illumination_smoothness(alphas: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the terms (the paper's four from its reference training) and the exposure target's shape."""
+    """Weights of the terms and the exposure target's shape.
+
+    Spatial consistency, exposure and smoothness weigh as in the paper's
+    reference training; colour constancy less, because the exposure term
+    now keeps each channel's level in proportion (the hues of the input)
+    and grey world only has to pull a dark photo's cast.
+    """
 
     spatial: float = 1.0
     exposure: float = 10.0
-    colour: float = 5.0
+    colour: float = 0.5
     smoothness: float = 200.0
-    toe: float = 80.0
+    toe: float = 240.0
+    highlights: float = 200.0
     brightening: float = 2.0
-    exposure_target: float = 0.6
-    exposure_gamma: float = 0.15
-    toe_low: float = 0.007
-    toe_high: float = 0.03
-    # Shared with the inference guard (zdce_core.maths.exposure), which applies the same rule.
+    exposure_target: float = 0.45
+    shoulder: float = 0.6
+    toe_low: float = BLACK_LOW
+    toe_high: float = BLACK_HIGH
+    # The inference guard's keys (zdce_core.maths.exposure): the gain and grey world fade out between them.
     key_dark: float = KEY_DARK
     key_fine: float = KEY_FINE
 
 
-LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness", "toe", "brightening")
+LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness", "toe", "highlights", "brightening")
 
 
 def zero_reference_loss(
-    enhanced: torch.Tensor, original: torch.Tensor, alphas: torch.Tensor, weights: LossWeights = LossWeights()
+    enhanced: torch.Tensor,
+    original: torch.Tensor,
+    alphas: torch.Tensor,
+    photo_key: torch.Tensor,
+    weights: LossWeights = LossWeights(),
 ) -> dict[str, torch.Tensor]:
-    """Every weighted term and their sum (key ``"total"``); ``alphas`` are the network's (small) maps."""
+    """Every weighted term and their sum (key ``"total"``).
+
+    ``alphas`` are the network's (small) maps and ``photo_key`` the keys it
+    was given (:func:`zdce_core.training.estimator.network_input`), which
+    set each photo's gain.
+    """
+    gain = exposure_gain(photo_key, weights)
+    region_target = exposure_target(_regions(luminance(original), 4), gain, weights)
     terms = {
-        "spatial": weights.spatial * spatial_consistency(enhanced, original),
-        "exposure": weights.exposure * exposure_control(enhanced, original, weights),
+        "spatial": weights.spatial * spatial_consistency(enhanced, region_target),
+        "exposure": weights.exposure * exposure_control(enhanced, original, gain, weights),
         # Grey world only where the photo is dark: a well-lit photo keeps its colours.
-        "colour": weights.colour * colour_constancy(enhanced, darkness(original, weights)),
+        "colour": weights.colour * colour_constancy(enhanced, darkness(photo_key, weights)),
         "smoothness": weights.smoothness * illumination_smoothness(alphas),
         "toe": weights.toe * toe(enhanced, original),
+        "highlights": weights.highlights * highlights(enhanced, original),
         "brightening": weights.brightening * brightening_only(alphas),
     }
     terms["total"] = sum(terms.values())

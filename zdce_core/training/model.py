@@ -2,7 +2,11 @@
 
 The layout follows Guo et al. (CVPR 2020): seven 3x3 convolutions of 32
 channels, symmetric skip concatenations, and a tanh head that emits one
-RGB curve-parameter map per iteration (8 x 3 = 24 maps).
+RGB curve-parameter map per iteration (8 x 3 = 24 maps). One change: the
+first convolution takes a fourth plane, the photo's key
+(:mod:`zdce_core.maths.estimator`), so the network can set a whole photo's
+exposure although it sees a quarter of the scene at a time (288 more
+weights).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..maths.network import INPUTS
 from ..params import MAX_STEPS
 
 N_ITERATIONS = MAX_STEPS
@@ -17,7 +22,7 @@ N_FEATURES = 32
 
 
 class DCENet(nn.Module):
-    """Predict ``(B, 3 * iterations, H, W)`` curve parameters in ``[-1, 1]``.
+    """Predict ``(B, 3 * iterations, H, W)`` curve parameters in ``[-1, 1]`` from ``(B, 4, H, W)`` input planes.
 
     The module holds no I/O: weights are loaded by :mod:`zdce_core.weights`.
     """
@@ -30,7 +35,7 @@ class DCENet(nn.Module):
             return nn.Conv2d(cin, cout, kernel_size=3, padding=1)
 
         f = features
-        self.conv1 = conv(3, f)
+        self.conv1 = conv(INPUTS, f)
         self.conv2 = conv(f, f)
         self.conv3 = conv(f, f)
         self.conv4 = conv(f, f)

@@ -80,6 +80,10 @@ def test_wrong_network_is_refused(tmp_path):
     torch.save(state, tmp_path / "shape.pt")
     with pytest.raises(ValueError, match=r"shape.pt: conv1.weight has shape \(16, 3, 3, 3\)"):
         weights.load_model(tmp_path / "shape.pt")
+    state["conv1.weight"] = torch.zeros(32, 3, 3, 3)  # the paper's RGB-only input
+    torch.save(state, tmp_path / "rgb.pt")
+    with pytest.raises(ValueError, match=r"rgb.pt: conv1.weight has shape \(32, 3, 3, 3\).*retrain it with zdce train"):
+        weights.load_model(tmp_path / "rgb.pt")
     torch.save({"fc.weight": torch.zeros(2)}, tmp_path / "keys.pt")
     with pytest.raises(ValueError, match="keys.pt: not a DCE-Net checkpoint"):
         weights.load_model(tmp_path / "keys.pt")

@@ -117,7 +117,7 @@ def toe(enhanced: torch.Tensor, original: torch.Tensor, low: float = 0.01, high:
     return (weight * F.relu(y - 3 * i - 1.5 * low) ** 2).mean()
 
 
-def highlights(enhanced: torch.Tensor, original: torch.Tensor, level: float = 0.95) -> torch.Tensor:
+def highlights(enhanced: torch.Tensor, original: torch.Tensor, level: float = 0.9) -> torch.Tensor:
     """Highlights keep their gradation: penalise a channel value lifted above ``level`` (or above its input, if that was higher).
 
     The other end of :func:`toe`, per pixel: the patch-level shoulder of the
@@ -169,11 +169,12 @@ class LossWeights:
     exposure: float = 10.0
     colour: float = 0.5
     smoothness: float = 200.0
-    toe: float = 240.0
+    toe: float = 160.0
     highlights: float = 200.0
     brightening: float = 2.0
     exposure_target: float = 0.45
     shoulder: float = 0.6
+    highlight_level: float = 0.9
     toe_low: float = BLACK_LOW
     toe_high: float = BLACK_HIGH
     # The inference guard's keys (zdce_core.maths.exposure): the gain and grey world fade out between them.
@@ -206,7 +207,7 @@ def zero_reference_loss(
         "colour": weights.colour * colour_constancy(enhanced, darkness(photo_key, weights)),
         "smoothness": weights.smoothness * illumination_smoothness(alphas),
         "toe": weights.toe * toe(enhanced, original),
-        "highlights": weights.highlights * highlights(enhanced, original),
+        "highlights": weights.highlights * highlights(enhanced, original, weights.highlight_level),
         "brightening": weights.brightening * brightening_only(alphas),
     }
     terms["total"] = sum(terms.values())

@@ -24,7 +24,7 @@ from ..maths.network import SHAPES, Network
 
 DEFAULT = "zdce-sice"
 REGISTRY: dict[str, tuple[str, str]] = {
-    "zdce-sice": ("zdce-sice.npz", "7182df80260f15f5c03ea49bd1d56c6bcf5ad06b67ccb678bf4cb7a22832d17a"),
+    "zdce-sice": ("zdce-sice.npz", "74b9fd09a8fc26958ed2ffc51570c3937970fd719aad7dbe38fd86e4e64d4907"),
 }
 
 _cache: dict[str, Network] = {}
@@ -57,7 +57,10 @@ def check_state(state: Mapping[str, np.ndarray], path: Path) -> dict[str, np.nda
     for key, shape in SHAPES.items():
         array = state[key]
         if array.shape != shape:
-            raise ValueError(f"{path}: {key} has shape {tuple(array.shape)}, DCE-Net needs {shape}")
+            hint = ""
+            if key == "conv1.weight" and array.shape == (shape[0], 3, *shape[2:]):
+                hint = " (a network for RGB alone, as in the paper or zdce 0.1; this one also takes the photo's key: retrain it with zdce train)"
+            raise ValueError(f"{path}: {key} has shape {tuple(array.shape)}, DCE-Net needs {shape}{hint}")
         if array.dtype.kind != "f":
             raise ValueError(f"{path}: {key} holds {array.dtype} values; DCE-Net weights are floating point")
         if not np.isfinite(array).all():

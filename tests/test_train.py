@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from zdce_core.app.cli import main
+from zdce_core.maths.network import SHAPES
 from zdce_core.training.loop import TrainConfig, train
 from zdce_core.weights import load_model
 
@@ -45,10 +46,10 @@ def test_loss_falls_and_outputs_written(photo_dir, tmp_path):
     with open(result.losses_csv) as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
-    terms = {"total", "spatial", "exposure", "colour", "smoothness", "toe", "brightening"}
+    terms = {"total", "spatial", "exposure", "colour", "smoothness", "toe", "highlights", "brightening"}
     assert set(rows[0]) == {"epoch", "seconds"} | terms | {f"val_{k}" for k in terms}
     model = load_model(out)  # a weights-only, validated checkpoint
-    assert sum(a.size for a in model.state.values()) == 79416
+    assert {k: a.shape for k, a in model.state.items()} == SHAPES
 
 
 def test_seeded_runs_are_identical(photo_dir, tmp_path):

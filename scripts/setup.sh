@@ -36,5 +36,18 @@ elif [ "$pinned_build" = cuda ]; then
     echo "setup.sh: the pinned torch is a CUDA build for this Python (several GB); on Debian 13" \
         "'sudo apt-get install --no-install-recommends python3-torch' gives a CPU build this script then uses" >&2
 fi
+# The render's C kernel is optional for users (without it the NumPy reference runs, slower), but the
+# tests under CI require it: it needs a C compiler and this Python's headers.
+include=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+if ! command -v cc >/dev/null || [ ! -f "$include/Python.h" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup.sh: installing a C compiler and the Python headers for the render kernel"
+        apt-get -qq -o DPkg::Lock::Timeout=300 update >/dev/null
+        apt-get -qq -o DPkg::Lock::Timeout=300 install -y --no-install-recommends gcc libc6-dev python3-dev >/dev/null
+    else
+        echo "setup.sh: no C compiler or no Python headers: the render will run its NumPy reference;" \
+            "install gcc and python3-dev for the compiled kernel" >&2
+    fi
+fi
 .venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask]"
 echo "zdce is set up: .venv/bin/zdce --help"

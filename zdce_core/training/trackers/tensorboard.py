@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image
-
 from ...adapters.hookspecs import TrackerInfo, hookimpl
 from . import RunInfo, Tracker, require
 
@@ -30,9 +28,11 @@ class TensorBoardTracker(Tracker):
         self._writer.flush()
 
     def log_sample(self, epoch: int, path: Path) -> None:
-        with Image.open(path) as im:
-            import numpy as np  # not at import: `zdce plugins` loads this module to list it
+        # Not at import: `zdce plugins` loads this module to list the tracker.
+        import numpy as np
+        from PIL import Image
 
+        with Image.open(path) as im:
             self._writer.add_image("samples", np.asarray(im.convert("RGB")), global_step=epoch, dataformats="HWC")
         self._writer.flush()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 import warnings
 from pathlib import Path
 
@@ -28,6 +27,8 @@ class WandbTracker(Tracker):
         self._run = None
 
     def start(self, run: RunInfo) -> None:
+        import uuid  # not at import: `zdce plugins` loads this module to list the tracker
+
         wandb = self._wandb
         id_file = run.folder / ID_FILE
         run_id = id_file.read_text().strip() if run.resumed and id_file.exists() else uuid.uuid4().hex[:8]

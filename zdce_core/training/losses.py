@@ -8,8 +8,8 @@ well-lit and over-exposed frames towards one brightness, and a target per
 patch flattens contrast; here each photo gets one gain from its key (the
 number the network is given), applied to every level with a toe (black
 stays black) and a shoulder (highlights compressed). Spatial consistency
-keeps the contrast that gain implies; a per-pixel toe term and a
-brightening-only term are added.
+keeps the contrast that gain implies; per-pixel toe and highlights terms
+and a brightening-only term are added.
 """
 
 from __future__ import annotations

@@ -238,8 +238,11 @@ def test_plugin_tracker_receives_the_run_and_ctrl_c_prints_the_resume_command_th
     args = ["train", str(photos), "-o", str(tmp_path / "c.pt"), "--tracker", "acme",
             *[a for a in SMALL if a != "--quiet"]]
     args[args.index("--epochs") + 1] = "40"
+    # Ctrl-C reaches a zdce train run in the foreground; a test run started as a background job
+    # (`pytest &`) would hand its child SIGINT ignored, as shells do for background commands.
     proc = subprocess.Popen([sys.executable, "-m", "zdce_core", *args], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     # The first sample sheet comes just before the epoch's state is saved: wait for both.
     while not (tmp_path / "c.state.pt").exists() or not any(

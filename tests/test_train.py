@@ -63,9 +63,21 @@ def test_seeded_runs_are_identical(photo_dir, tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+class _StopAt:
+    """A callback that interrupts the run at the end of ``epoch``, before that epoch's state is saved (as Ctrl-C there does)."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, metrics, model):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
 def test_resume_continues_where_it_stopped(photo_dir, tmp_path):
     whole = train(photo_dir, tmp_path / "whole.pt", _config(epochs=4))
-    train(photo_dir, tmp_path / "part.pt", _config(epochs=2))
+    with pytest.raises(KeyboardInterrupt):
+        train(photo_dir, tmp_path / "part.pt", _config(epochs=4), callbacks=[_StopAt(3)])
     resumed = train(photo_dir, tmp_path / "part.pt", _config(epochs=4), resume=True)
     assert len(resumed.epoch_losses) == 4
     np.testing.assert_allclose(

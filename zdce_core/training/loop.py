@@ -18,6 +18,7 @@ photos (or a separate folder) is held out for per-epoch validation losses.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ class TrainConfig:
     batch_size: int = 8
     crop: int = 2 * ESTIMATE_SIDE
     lr: float = 1e-3
+    lr_final: float = 0.05
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     val_fraction: float = 0.05
@@ -95,6 +97,22 @@ def load_photos(directory: Path, max_side: int) -> tuple[list[torch.Tensor], lis
     if not photos:
         raise ValueError(f"{directory}: none of the {len(files)} files could be read as an image")
     return photos, paths, skipped
+
+
+def learning_rate(config: TrainConfig, progress: float) -> float:
+    """The learning rate ``progress`` (0 to 1) of the way through a run: ``lr`` decayed along a half cosine to ``lr * lr_final``.
+
+    A function of the step alone, so a resumed run continues on the same
+    schedule. Large steps early find the exposure the photo needs; small
+    ones late settle the curves instead of hopping around the optimum (with
+    a constant rate the validation loss of a short run still jumps by 20 %
+    from epoch to epoch).
+
+    >>> c = TrainConfig(lr=1e-3, lr_final=0.05)
+    >>> [round(learning_rate(c, t), 6) for t in (0.0, 0.5, 1.0)]
+    [0.001, 0.000525, 5e-05]
+    """
+    return config.lr * (config.lr_final + (1 - config.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def _box(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -259,6 +277,8 @@ def train(
         for b in range(batches):
             chosen = [train_photos[i] for i in order[b * config.batch_size : (b + 1) * config.batch_size]]
             x = _crop_batch(chosen, config.crop, gen).to(device)
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(config, (epoch * batches + b) / (config.epochs * batches))
             terms = _losses(model, x, config.weights)
             optimiser.zero_grad(set_to_none=True)
             terms["total"].backward()

@@ -29,12 +29,14 @@ def register(sub, name: str, help: str) -> None:
         "--crop", type=int, default=2 * ESTIMATE_SIDE,
         help=f"side of the square training crops; the network sees them reduced to at most {ESTIMATE_SIDE} px",
     )
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate at the start")
+    p.add_argument("--lr-final", type=float, default=0.05, metavar="FRACTION",
+                   help="share of --lr left at the end (the rate decays along a half cosine)")
     p.add_argument("--val", metavar="DIR", help="folder of validation photos (default: hold out --val-fraction)")
     p.add_argument("--val-fraction", type=float, default=0.05, help="share of DIRECTORY held out for validation")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, shuffles, crops and initial weights")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto: CUDA when present")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .state.pt file (and the same --name)")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .state.pt file (with the same --name and --epochs: the learning rate's schedule spans --epochs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_run_options(p)
     p.set_defaults(func=functools.partial(run, parser=p))
@@ -113,6 +115,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     if args.keep_best and args.keep_best not in keep_best_metrics():
         raise ValueError(f"--keep-best={args.keep_best} is not a metric; use one of {', '.join(keep_best_metrics())}")
+    if not 0 <= args.lr_final <= 1:
+        raise ValueError(f"--lr-final={args.lr_final} is invalid; use a share of --lr from 0 to 1, e.g. 0.05 (1: a constant rate)")
     if not 0 <= args.val_fraction < 1:
         raise ValueError(f"--val-fraction={args.val_fraction} is invalid; use a share from 0 to below 1, e.g. 0.05")
     if args.sample_every < 1:
@@ -129,7 +133,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     recorder = RunRecorder(folder, settings=settings, trackers=chosen, sample_every=args.sample_every,
                            keep_best=args.keep_best, tracking_uri=args.tracking_uri, resume=args.resume)
     config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
+        epochs=args.epochs, batch_size=args.batch_size, crop=args.crop, lr=args.lr, lr_final=args.lr_final,
         val_fraction=args.val_fraction, seed=args.seed, device=args.device,
     )
     progress = _Progress(not args.quiet)

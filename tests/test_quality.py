@@ -9,7 +9,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import estimate_sigma
 
 from zdce_core import enhance, enhance_steps
-from zdce_core.maths.denoise import RADIUS, NoiseFilter, noise_sigma
+from zdce_core.maths.denoise import CHROMA_AMOUNT, LUMA_AMOUNT, OPPONENT, RADIUS, NoiseFilter, noise_sigma
 from zdce_core.maths.estimate import estimate_curve_maps
 from zdce_core.maths.resample import LUMA
 from zdce_core.maths.render import BAND_ROWS, render
@@ -86,6 +86,16 @@ def test_denoise_lowers_noise_on_a_lifted_dark_image(dark_noisy):
     assert luminance(denoised) == pytest.approx(luminance(plain), abs=0.01)
 
 
+def test_denoise_removes_more_colour_noise_than_brightness_noise(dark_noisy):
+    # Brightness carries the detail; colour noise shows as blotches on flat areas.
+    plain, denoised = enhance(dark_noisy, denoise=False), enhance(dark_noisy)
+
+    def left(k: int) -> float:  # share of opponent component k's noise that the filter leaves
+        return estimate_sigma(denoised @ OPPONENT[k]) / estimate_sigma(plain @ OPPONENT[k])
+
+    assert max(left(1), left(2)) < 0.8 * left(0), [left(k) for k in range(3)]
+
+
 @pytest.mark.parametrize("name", ["astronaut", "coffee"])
 def test_denoise_keeps_texture_where_a_photo_is_well_lit(name):
     # Full strength lifts the dark parts (and denoises them); well-lit parts get gains near 1.
@@ -131,8 +141,18 @@ def test_noise_sigma_is_close_to_the_true_level():
 
 
 def lee_reference(image: np.ndarray, noise_var: float) -> np.ndarray:
-    """Lee's filter with a (2 * RADIUS + 1) square window cut at the border, in float64 numpy."""
-    padded = np.pad(image.astype(np.float64), ((RADIUS, RADIUS), (RADIUS, RADIUS), (0, 0)))
+    """Lee's filter with a (2 * RADIUS + 1) square window cut at the border, in float64 numpy, on opponent colours.
+
+    Component ``k`` of the orthonormal opponent transform loses its amount times
+    ``noise_var``; the transform's transpose brings the result back to RGB.
+    """
+    opponent = image.astype(np.float64) @ OPPONENT.T.astype(np.float64)
+    amounts = np.array([LUMA_AMOUNT, CHROMA_AMOUNT, CHROMA_AMOUNT])
+    return _lee_per_channel(opponent, noise_var * amounts) @ OPPONENT.astype(np.float64)
+
+
+def _lee_per_channel(image: np.ndarray, noise_var: np.ndarray) -> np.ndarray:
+    padded = np.pad(image, ((RADIUS, RADIUS), (RADIUS, RADIUS), (0, 0)))
     ones = np.pad(np.ones(image.shape[:2]), RADIUS)
     total, squares, count = (np.zeros(image.shape), np.zeros(image.shape), np.zeros(image.shape[:2]))
     height, width = image.shape[:2]

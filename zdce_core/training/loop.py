@@ -103,10 +103,10 @@ def learning_rate(config: TrainConfig, progress: float) -> float:
     """The learning rate ``progress`` (0 to 1) of the way through a run: ``lr`` decayed along a half cosine to ``lr * lr_final``.
 
     A function of the step alone, so a resumed run continues on the same
-    schedule. Large steps early find the exposure the photo needs; small
-    ones late settle the curves instead of hopping around the optimum (with
-    a constant rate the validation loss of a short run still jumps by 20 %
-    from epoch to epoch).
+    schedule. Large steps early, small ones late, so the curves settle: the
+    validation loss over the last four epochs of the bundled checkpoint's
+    run was 0.0409, 0.0408, 0.0398, 0.0398, where the previous checkpoint's,
+    at a constant rate, went 0.0598, 0.0654, 0.0514, 0.0469.
 
     >>> c = TrainConfig(lr=1e-3, lr_final=0.05)
     >>> [round(learning_rate(c, t), 6) for t in (0.0, 0.5, 1.0)]

@@ -24,7 +24,7 @@ from ..maths.network import SHAPES, Network
 
 DEFAULT = "zdce-sice"
 REGISTRY: dict[str, tuple[str, str]] = {
-    "zdce-sice": ("zdce-sice.npz", "74b9fd09a8fc26958ed2ffc51570c3937970fd719aad7dbe38fd86e4e64d4907"),
+    "zdce-sice": ("zdce-sice.npz", "484f5b5e55c5189896c5e5c92ac798739612c67eb3a07165ca44ddc5654ee731"),
 }
 
 _cache: dict[str, Network] = {}

@@ -47,7 +47,9 @@ def test_loss_falls_and_outputs_written(photo_dir, tmp_path):
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
     terms = {"total", "spatial", "exposure", "colour", "smoothness", "toe", "highlights", "brightening"}
-    assert set(rows[0]) == {"epoch", "seconds"} | terms | {f"val_{k}" for k in terms}
+    assert set(rows[0]) == {"epoch", "seconds", "learning_rate"} | terms | {f"val_{k}" for k in terms}
+    rates = [float(r["learning_rate"]) for r in rows]  # the half cosine, down to lr_final of lr at the last step
+    assert all(b < a for a, b in zip(rates, rates[1:])) and 1e-3 * 0.05 <= rates[-1] < 1e-3 * 0.1
     model = load_model(out)  # a weights-only, validated checkpoint
     assert {k: a.shape for k, a in model.state.items()} == SHAPES
 

@@ -220,7 +220,8 @@ def train(
         batch, batches)``, ``on_epoch_end(epoch, metrics, model)`` and
         ``on_run_end(result)``; each defined method is called. ``metrics``
         holds the mean training loss terms, ``val_``-prefixed validation
-        terms and ``seconds``.
+        terms, ``learning_rate`` (the rate of the epoch's last step) and
+        ``seconds``.
 
     Returns
     -------
@@ -290,6 +291,7 @@ def train(
         metrics = {k: float(v) / n for k, v in sums.items()}
         if val_batches:
             metrics.update(_validate(model, val_batches, config.weights, device))
+        metrics["learning_rate"] = optimiser.param_groups[0]["lr"]  # the rate of the epoch's last step
         metrics["seconds"] = time.perf_counter() - started
         history.append({"epoch": epoch + 1, **metrics})
         # Callbacks first: one interrupted there leaves the epoch unsaved, so a resume repeats it for them too.

@@ -6,7 +6,7 @@ One run, ``RUNS_DIR/NAME/``, holds:
   device, the data fingerprint of the training (and validation) folder, the
   sample photos and the run's status;
 - ``metrics.csv``: one row per epoch (training loss terms, ``val_*``
-  validation terms and image measures, seconds);
+  validation terms and image measures, learning rate, seconds);
 - ``samples/epoch-NNN.jpg``: original | autocontrast | zdce steps 4 | zdce
   steps 8 of the same validation photos, every ``sample_every`` epochs and at
   the end;

@@ -41,7 +41,7 @@ class Tracker:
         """The run begins (or resumes): record its settings."""
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        """Epoch ``epoch`` (from 1) ended with these mean losses, ``val_*`` measures and seconds."""
+        """Epoch ``epoch`` (from 1) ended with these mean losses, ``val_*`` measures, learning rate and seconds."""
 
     def log_sample(self, epoch: int, path: Path) -> None:
         """A sample sheet for ``epoch`` was written to ``path`` (JPEG)."""

@@ -1,4 +1,4 @@
-"""The figures a checkpoint is judged by, in about a minute: for choosing training settings.
+"""The figures a checkpoint is judged by, in about 20 seconds: for choosing training settings.
 
 Not a test, and not the full picture (``benchmarks/quality.py`` is, in about ten
 minutes): one JSON line with the measures of ``quality.py`` that decide between

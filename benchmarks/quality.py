@@ -43,8 +43,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import estimate_sigma
 
 from zdce_core import enhance, enhance_steps
-from zdce_core.maths.estimate import box_reduce
-from zdce_core.maths.estimate import network_input
+from zdce_core.maths.estimate import box_reduce, network_input
 from zdce_core.maths.exposure import darkness, key
 from zdce_core.maths.resample import LUMA
 from zdce_core.io.images import read_image
@@ -222,11 +221,11 @@ def method_table(
 def _brisque_by_guard(images: list[np.ndarray], result: dict[str, np.ndarray]) -> None:
     """BRISQUE means over the photos the default lifts in full and over those its guard scales down or leaves alone."""
     full = np.array([darkness(network_input(image)[1]) == 1.0 for image in images])
-    parts = ", ".join(
-        f"{name} {np.nanmean(result[name][full, 5]) if full.any() else float('nan'):.2f} / "
-        f"{np.nanmean(result[name][~full, 5]) if (~full).any() else float('nan'):.2f}"
-        for name in BRISQUE_METHODS
-    )
+
+    def mean(scores: np.ndarray) -> str:
+        return f"{scores.mean():.2f}" if len(scores) else "-"
+
+    parts = ", ".join(f"{name} {mean(result[name][full, 5])} / {mean(result[name][~full, 5])}" for name in BRISQUE_METHODS)
     print(f"BRISQUE, photos lifted in full ({int(full.sum())}) / guarded ({int((~full).sum())}): {parts}")
 
 

@@ -95,6 +95,16 @@ def test_cli_train_reports_skipped_files(photo_dir, tmp_path, capsys):
     assert "notes.jpg" in captured.err and "skipped 1" in captured.err
 
 
+def test_cli_train_lr_final_out_of_range_is_one_line_and_writes_nothing(photo_dir, tmp_path, capsys):
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in photo_dir.iterdir())
+    code = main(["train", str(photo_dir), "-o", str(tmp_path / "x.pt"), "--lr-final", "1.5", "--device", "cpu"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--lr-final=1.5 is invalid" in err and "0 to 1" in err
+    assert list(tmp_path.iterdir()) == [photo_dir]  # no weights, no state, no run folder
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in photo_dir.iterdir()) == before
+
+
 def test_cli_train_empty_folder_is_a_clear_error(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

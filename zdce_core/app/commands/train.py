@@ -36,8 +36,9 @@ def register(sub, name: str, help: str) -> None:
     p.add_argument("--val-fraction", type=float, default=0.05, help="share of DIRECTORY held out for validation")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, shuffles, crops and initial weights")
     p.add_argument("--device", default="auto", help="cpu, cuda, or auto: CUDA when present")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT's .state.pt file (with the same --name); the learning rate's schedule follows "
-                   "--epochs, so a different --epochs finishes the run sooner or later along its own curve")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUTPUT's .state.pt file (with the same --name); the learning rate's schedule "
+                   "follows --epochs, so a different --epochs finishes the run sooner or later along its own curve")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_run_options(p)
     p.set_defaults(func=functools.partial(run, parser=p))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import site as site_module
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -34,8 +34,11 @@ def installed(tmp_path_factory) -> Path:
     python = venv / "bin" / "python"
     site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                capture_output=True, text=True, check=True).stdout.strip())
-    # Our dependencies without our editable zdce: a plain path entry processes no .pth files.
-    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    # Our dependencies without our editable zdce: a plain path entry processes no .pth files. All of our
+    # site directories, not only the venv's: where setup.sh made the venv see the system's packages
+    # (Debian 13's CPU torch), numpy comes from /usr/lib/python3/dist-packages.
+    deps = [d for d in site_module.getsitepackages() if Path(d).is_dir()]
+    (site / "deps.pth").write_text("".join(f"{d}\n" for d in deps))
     subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", wheel], check=True)
     return venv
 

@@ -244,3 +244,37 @@ def test_inference_loads_no_torch_and_no_jit():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_public_names_in_every_import_order():
+    """Each public name stays the callable it names whichever is imported or touched first (PEP 562 loading)."""
+    import itertools
+    import subprocess
+    import sys
+
+    import zdce_core
+
+    names = [name for name in zdce_core.__all__ if name != "__version__"]
+    calls = {
+        "enhance": "assert zdce_core.enhance(image).shape == image.shape",
+        "enhance_steps": "assert len(zdce_core.enhance_steps(image)) == 8",
+        "output_dtype": "assert zdce_core.output_dtype(image.dtype) == np.float32",
+        "load_model": "assert zdce_core.load_model() is not None",
+    }
+    assert set(calls) == set(names), "a public name without a call in this test"
+    orders = []
+    for order in itertools.permutations(names):
+        orders.append(
+            f"from zdce_core import {', '.join(order)}\n"
+            + "".join(f"assert callable({name}), {name!r}\n" for name in order)
+        )
+    for order in itertools.permutations(names, 2):  # attribute access first, as `zdce_core.name`
+        orders.append("".join(f"assert callable(zdce_core.{name}), {name!r}\n" for name in order))
+    code = "import numpy as np\nimage = np.full((12, 16, 3), 20, np.uint8)\n" + "\n".join(
+        "import importlib, zdce_core\n"
+        "for mod in [m for m in sys.modules if m.startswith('zdce_core')]: del sys.modules[mod]\n"
+        "import zdce_core\n" + body + "".join(c + "\n" for c in calls.values())
+        for body in orders
+    )
+    done = subprocess.run([sys.executable, "-c", "import sys\n" + code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

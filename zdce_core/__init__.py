@@ -13,9 +13,9 @@ import importlib
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "enhance": ".enhance",
-    "enhance_steps": ".enhance",
-    "output_dtype": ".enhance",
+    "enhance": "._api",
+    "enhance_steps": "._api",
+    "output_dtype": "._api",
     "load_model": ".weights",
 }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import enhance  # the package name: importing the submodule would shadow the function
+from .. import enhance
 from ..io.sheet import Method, autocontrast
 from ..io.sheet import render_sheet as _render
 

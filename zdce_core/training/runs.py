@@ -171,7 +171,7 @@ def network(model) -> object:
 
 def sample_columns(model) -> dict:
     """The sheet columns of a run: the baseline and ``model`` (a ``Network``) at 4 and 8 steps."""
-    from .. import enhance  # the package name: importing the submodule would shadow the function
+    from .. import enhance
 
     return {
         "original": lambda rgb: rgb,
@@ -323,7 +323,7 @@ class RunRecorder:
     # -- helpers ---------------------------------------------------------------------
 
     def _measure(self, model) -> dict[str, float]:
-        from .. import enhance  # the package name: importing the submodule would shadow the function
+        from .. import enhance
 
         results = [enhance(rgb, steps=8, model=model, dtype=np.uint8) for rgb in self._thumbnails]
         return image_measures(self._thumbnails, results) if results else {}

@@ -49,5 +49,5 @@ if ! command -v cc >/dev/null || [ ! -f "$include/Python.h" ]; then
             "install gcc and python3-dev for the compiled kernel" >&2
     fi
 fi
-.venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask]"
+.venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask,onnx,web-test]"
 echo "zdce is set up: .venv/bin/zdce --help"

@@ -18,7 +18,8 @@ from .maths.exposure import darkness
 from .maths.network import Network
 from .maths.render import render
 from .maths.resample import FULL_SCALE
-from .params import MAX_STEPS, check_denoise, check_steps, check_strength
+from .params import DEFAULT_ENGINE, MAX_STEPS, check_denoise, check_engine, check_steps, check_strength
+from .runtime import OnnxModel, load_onnx, render_onnx
 from .threads import check_threads
 from .weights import default_model, load_model
 
@@ -112,16 +113,23 @@ def _check_estimate_size(size) -> int:
     return int(size)
 
 
-def _check_model(model) -> Network:
+def _check_model(model, engine: str):
+    """The model to run: a :class:`Network`, or for the ONNX engine also an exported graph."""
+    if isinstance(model, (str, os.PathLike)) and os.fspath(model).lower().endswith(".onnx"):
+        model = load_onnx(model)
     if model is None:
         return default_model()
     if isinstance(model, Network):
         return model
+    if isinstance(model, OnnxModel):
+        if engine != "onnx":
+            raise ValueError(f"model={model.path} is an ONNX graph; run it with engine='onnx'")
+        return model
     if isinstance(model, (str, os.PathLike)):
         return load_model(model)
     raise TypeError(
-        f"model={model!r} is not supported; use None (the bundled model), a path to a .npz or .pt file, "
-        "or zdce_core.load_model(path)"
+        f"model={model!r} is not supported; use None (the bundled model), a path to a .npz, .pt or "
+        "(with engine='onnx') .onnx file, or zdce_core.load_model(path)"
     )
 
 
@@ -135,7 +143,7 @@ def _convert(channel: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return value.astype(dtype)
 
 
-def _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads):
+def _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads, engine):
     """Check every argument once; return what the engine needs."""
     image = _check_image(image, channel_axis)
     options = {
@@ -145,8 +153,9 @@ def _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size
         "dtype": output_dtype(image.dtype, dtype),
         "size": _check_estimate_size(estimate_size),
         "threads": check_threads(threads),
+        "engine": check_engine(engine),
     }
-    net = _check_model(model)
+    net = _check_model(model, options["engine"])
     colour = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
     if colour.dtype == np.float16:
         colour = colour.astype(np.float32)
@@ -174,6 +183,13 @@ def _curve_maps(colour, net, options):
     return maps, options["strength"]
 
 
+def _run_onnx(colour, net, steps, options):
+    return render_onnx(
+        colour, net, steps=steps, strength=options["strength"], denoise=options["denoise"],
+        dtype=_native(options["dtype"]), size=options["size"], threads=options["threads"],
+    )
+
+
 def _render(colour, maps, steps, scale, options):
     band_filter = noise_filter(colour, maps, steps=steps, strength=scale) if options["denoise"] else None
     return render(
@@ -193,6 +209,7 @@ def enhance(
     estimate_size: int = ESTIMATE_SIDE,
     model: Network | str | os.PathLike | None = None,
     threads: int | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> np.ndarray:
     """Brighten a low-light photo with Zero-DCE curves.
 
@@ -231,11 +248,18 @@ def enhance(
         Weights to use: from :func:`zdce_core.load_model` (load once for many
         photos), or the path of a ``.npz`` (``zdce export``) or ``.pt``
         (``zdce train``, needs torch) file, loaded on each call; the bundled
-        checkpoint by default (loaded once per process).
+        checkpoint by default (loaded once per process). With
+        ``engine="onnx"`` also a whole-enhancer ``.onnx`` file from
+        ``zdce export`` (its estimator size is built in).
     threads : int, optional
         CPU threads for the full-resolution passes (1 to 64, or more where
         there are more cores); all cores by default. Each call has its own
         threads: no process-wide setting changes.
+    engine : {'numpy', 'onnx'}, optional
+        ``'numpy'`` (default), or ``'onnx'``: the exported graph in ONNX
+        Runtime (``pip install 'zdce[onnx]'``; see :mod:`zdce_core.runtime`),
+        same result within rounding; denoising and the output dtype
+        conversion stay NumPy steps after the graph.
 
     Returns
     -------
@@ -265,7 +289,11 @@ def enhance(
     >>> bool(gentle.mean() < out.mean())
     True
     """
-    image, colour, net, options = _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads)
+    image, colour, net, options = _prepare(
+        image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads, engine
+    )
+    if options["engine"] == "onnx":
+        return _finish(image, _run_onnx(colour, net, options["steps"], options), channel_axis, options["dtype"])
     maps, scale = _curve_maps(colour, net, options)
     return _finish(image, _render(colour, maps, options["steps"], scale, options), channel_axis, options["dtype"])
 
@@ -280,11 +308,12 @@ def enhance_steps(
     estimate_size: int = ESTIMATE_SIDE,
     model: Network | str | os.PathLike | None = None,
     threads: int | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> list[np.ndarray]:
     """Every intermediate result, steps 1 to 8, from one network pass (for previews).
 
     Takes the same options as :func:`enhance` (``denoise`` included); element ``k`` equals
-    ``enhance(image, steps=k + 1, ...)``.
+    ``enhance(image, steps=k + 1, ...)``. With ``engine="onnx"`` the graph runs once per step.
 
     Examples
     --------
@@ -295,7 +324,14 @@ def enhance_steps(
     >>> bool(previews[0].mean() < previews[-1].mean())
     True
     """
-    image, colour, net, options = _prepare(image, 1, strength, denoise, channel_axis, dtype, estimate_size, model, threads)
+    image, colour, net, options = _prepare(
+        image, 1, strength, denoise, channel_axis, dtype, estimate_size, model, threads, engine
+    )
+    if options["engine"] == "onnx":
+        return [
+            _finish(image, _run_onnx(colour, net, k, options), channel_axis, options["dtype"])
+            for k in range(1, MAX_STEPS + 1)
+        ]
     maps, scale = _curve_maps(colour, net, options)
     return [
         _finish(image, _render(colour, maps, k, scale, options), channel_axis, options["dtype"])

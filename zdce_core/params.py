@@ -18,6 +18,11 @@ DEFAULT_STEPS = MAX_STEPS
 DEFAULT_STRENGTH = "auto"
 DEFAULT_DENOISE = True
 
+ENGINES = ("numpy", "onnx")
+"""Where the enhancer runs: the NumPy engine, or the exported graph in ONNX Runtime (``zdce[onnx]``)."""
+
+DEFAULT_ENGINE = "numpy"
+
 _TRUE = ("1", "yes", "true", "on")
 _FALSE = ("0", "no", "false", "off")
 
@@ -59,6 +64,17 @@ def check_denoise(value, *, name: str = "denoise") -> bool:
     if not isinstance(value, (bool, numbers.Integral)) or isinstance(value, numbers.Integral) and value not in (0, 1):
         raise ValueError(f"{name}={value!r} is invalid; use True or False")
     return bool(value)
+
+
+def check_engine(value, *, name: str = "engine") -> str:
+    """``value`` as an engine name, one of :data:`ENGINES`.
+
+    >>> check_engine("onnx")
+    'onnx'
+    """
+    if not isinstance(value, str) or value not in ENGINES:
+        raise ValueError(f"{name}={value!r} is invalid; use {' or '.join(repr(e) for e in ENGINES)}")
+    return value
 
 
 def parse_steps(text: str, *, name: str = "steps") -> int:

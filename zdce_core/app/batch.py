@@ -29,6 +29,7 @@ from ..io.atomic import remove_stale
 
 if TYPE_CHECKING:  # the engine and photo I/O load with the first photo: `zdce --help` stays quick
     from ..maths.network import Network
+    from ..runtime import OnnxModel
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp")
 DONE, SKIPPED, FAILED, PLANNED = "done", "skipped", "failed", "planned"
@@ -69,8 +70,10 @@ class Settings:
         Inputs with more pixels fail before they are decoded.
     threads : int or None
         CPU threads per engine call; ``None`` shares the cores among the workers.
-    model : Network or None
+    model : Network, OnnxModel or None
         Weights loaded once for the whole batch; ``None`` for the bundled model.
+    engine : str
+        ``"numpy"`` or ``"onnx"`` (ONNX Runtime), as :func:`zdce_core.enhance`'s ``engine``.
     """
 
     steps: int = 8
@@ -80,7 +83,8 @@ class Settings:
     subsampling: str | None = None
     max_pixels: int | None = Image.MAX_IMAGE_PIXELS
     threads: int | None = None
-    model: Network | None = None
+    model: Network | OnnxModel | None = None
+    engine: str = "numpy"
 
 
 @dataclass
@@ -240,6 +244,7 @@ def process(job: Job, settings: Settings) -> Result:
             dtype=photo.array.dtype.type,
             threads=settings.threads,
             model=settings.model,
+            engine=settings.engine,
         )
         job.target.parent.mkdir(parents=True, exist_ok=True)
         write_photo(job.target, out, photo.metadata, quality=settings.quality, subsampling=settings.subsampling)

@@ -34,7 +34,7 @@ COMMANDS = {
         "runs",
         "list training runs (name, date, data version, settings, epochs, losses); `runs compare` sets runs side by side",
     ),
-    "export": Command("export", "convert a .pt checkpoint from `zdce train` to .npz weights (needs torch)"),
+    "export": Command("export", "write weights as .npz, or the whole enhancer as one ONNX graph (.onnx)"),
     "compare": Command(
         "compare", "render original | autocontrast | gamma 0.4 | zdce steps 4 | zdce steps 8 for some photos"
     ),

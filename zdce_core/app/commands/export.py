@@ -1,9 +1,11 @@
-"""``zdce export MODEL.pt -o MODEL.npz``: weights from ``zdce train`` for inference without torch."""
+"""``zdce export [MODEL] -o OUT``: weights as ``.npz`` for inference without torch, or the whole enhancer as ``.onnx``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+FORMATS = (".npz", ".onnx")
 
 
 def register(sub, name: str, help: str) -> None:
@@ -11,24 +13,41 @@ def register(sub, name: str, help: str) -> None:
         name,
         help=help,
         description=(
-            "Convert a .pt checkpoint (final weights or a .state.pt) to the .npz weights that "
-            "--model and load_model() read with NumPy alone. ONNX is not offered: torch's "
-            "exporters need the onnx or onnxscript package, which zdce does not depend on."
+            "Write weights in another format; the format follows the output's extension. "
+            ".npz: the weights --model and load_model() read with NumPy alone. "
+            ".onnx: the whole enhancer as one ONNX graph (box reduction, key, DCE-Net, guard, upsampling, "
+            "curve steps) for ONNX Runtime, onnxruntime-web or any ONNX runtime; needs the onnx package "
+            "(pip install 'zdce[onnx]'), not torch. See docs/onnx.md."
         ),
-        epilog="example: zdce export my.pt -o my.npz",
+        epilog="examples: zdce export -o zdce.onnx   |   zdce export my.pt -o my.npz",
     )
-    p.add_argument("model", type=Path, help="the .pt checkpoint")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the .npz file to write")
+    p.add_argument("model", type=Path, nargs="?",
+                   help="a .pt checkpoint from zdce train (needs torch) or .npz weights (default: the bundled model)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .npz or .onnx file to write")
+    p.add_argument("--network-only", action="store_true",
+                   help="with .onnx: DCE-Net alone (planes in, curve maps out) for runtimes that apply the curves themselves")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...weights import load_torch_state, save_npz
+    from ...weights import bundled_path, check_state, load_model, load_torch_state, save_npz
 
-    if args.output.suffix.lower() != ".npz":
-        raise ValueError(f"{args.output}: the output must end in .npz (the only format zdce exports)")
-    if args.output.exists() and args.output.resolve() == args.model.resolve():
+    suffix = args.output.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"{args.output}: the output must end in {' or '.join(FORMATS)} (the format follows the extension)")
+    if args.network_only and suffix != ".onnx":
+        raise ValueError(f"{args.output}: --network-only writes an ONNX graph; name a .onnx output")
+    source = args.model or bundled_path()
+    if args.output.exists() and args.output.resolve() == source.resolve():
         raise ValueError(f"{args.output}: refusing to overwrite the input; choose another --output")
-    save_npz(load_torch_state(args.model), args.output)
+    if suffix == ".npz":
+        state = load_torch_state(source) if source.suffix.lower() != ".npz" else load_model(source).state
+        save_npz(check_state(state, source), args.output)
+    else:
+        try:
+            from ...export import save_onnx
+        except ImportError:
+            raise ValueError(f"{args.output}: writing ONNX needs the onnx package: pip install 'zdce[onnx]'") from None
+        save_onnx(load_model(source), args.output, network_only=args.network_only)
     print(f"wrote {args.output}")
     return 0

@@ -62,12 +62,15 @@ def add_curve_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    """``--steps``, ``--strength``, ``--no-denoise``, ``--quality`` and ``--model``."""
+    """``--steps``, ``--strength``, ``--no-denoise``, ``--quality``, ``--model`` and ``--engine``."""
     add_curve_options(p)
     p.add_argument("--no-denoise", dest="denoise", action="store_false", help="keep the noise the curves amplify")
     p.add_argument("--quality", type=bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
     p.add_argument("--model", type=Path, metavar="FILE",
-                   help="weights instead of the bundled model: .npz (zdce export) or .pt (zdce train; needs torch)")
+                   help="weights instead of the bundled model: .npz (zdce export), .pt (zdce train; needs torch) "
+                        "or, with --engine onnx, a .onnx graph from zdce export")
+    p.add_argument("--engine", choices=params.ENGINES, default=params.DEFAULT_ENGINE,
+                   help="numpy, or onnx: the exported graph in ONNX Runtime (pip install 'zdce[onnx]')")
 
 
 def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
@@ -85,7 +88,15 @@ def engine_settings(args: argparse.Namespace, **output) -> Settings:
     """:class:`Settings` from the engine options; ``output`` adds the command's own fields."""
     from ...weights import load_model
 
-    model = load_model(args.model) if args.model else None
+    if args.model and args.model.suffix.lower() == ".onnx":
+        if args.engine != "onnx":
+            raise ValueError(f"{args.model}: a .onnx model runs with --engine onnx")
+        from ...runtime import load_onnx
+
+        model = load_onnx(args.model)
+    else:
+        model = load_model(args.model) if args.model else None
     return Settings(
-        steps=args.steps, strength=args.strength, denoise=args.denoise, quality=args.quality, model=model, **output
+        steps=args.steps, strength=args.strength, denoise=args.denoise, quality=args.quality, model=model,
+        engine=args.engine, **output,
     )

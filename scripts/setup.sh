@@ -50,4 +50,11 @@ if ! command -v cc >/dev/null || [ ! -f "$include/Python.h" ]; then
     fi
 fi
 .venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask,onnx,web-test]"
+# The in-browser page's runtime, onnxruntime-web from npm (zdce web; docs/onnx.md). As root a missing
+# npm is installed from Debian; otherwise the page is left out with a note.
+if command -v npm >/dev/null || [ "$(id -u)" = 0 ]; then
+    bash scripts/setup-web.sh
+else
+    echo "setup.sh: no npm: the in-browser page (zdce web) needs onnxruntime-web; install npm, then run bash scripts/setup-web.sh" >&2
+fi
 echo "zdce is set up: .venv/bin/zdce --help"

@@ -42,6 +42,7 @@ COMMANDS = {
         "hostbridge", "enhance raw float32 pixels for a host plug-in, requests on stdin (GIMP uses this)"
     ),
     "batch": Command("batch", "enhance many photos (files, folders, globs) into an output folder"),
+    "web": Command("web", "serve the in-browser page (the photo never leaves your computer) on this computer"),
     "plugins": Command("plugins", "list plug-ins (version, hooks) and host adapters (host found, installed)"),
     "install": Command("plugins", f"install into {_HOSTS}"),
     "uninstall": Command("plugins", f"remove from {_HOSTS}"),

@@ -23,7 +23,8 @@ _SPECIAL_FILES = (
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
 )
-_SUBFILE_TYPE, _SAMPLES_PER_PIXEL = 254, 277  # TIFF tags
+_SUBFILE_TYPE, _BITS_PER_SAMPLE, _PHOTOMETRIC, _SAMPLES_PER_PIXEL = 254, 258, 262, 277  # TIFF tags
+_PHOTOMETRIC_RGB = 2
 _DATA_TAGS = ((273, 279), (324, 325))  # TIFF (offsets, byte counts) of strips and of tiles
 
 # imagecodecs logs libpng's warnings (one for every interlaced file, one for
@@ -165,12 +166,17 @@ def _unsupported_layout(im: Image.Image) -> str | None:
 
 
 def _truncated(path: Path, im: Image.Image) -> str | None:
-    """Why the TIFF's image data cannot all be in the file (it ends early), or ``None``.
+    """Why the image data cannot all be in the file (it ends early, or is damaged), or ``None``.
 
-    The decoders each name an incomplete file their own way (libdeflate's
-    BAD_DATA, "decoder error -2", a strip that cannot be reshaped); the file's
-    size says it plainly, before any decoding.
+    For a TIFF the decoders each name an incomplete file their own way
+    (libdeflate's BAD_DATA, "decoder error -2", a strip that cannot be
+    reshaped); the file's size says it plainly, before any decoding. A JPEG's
+    damage Pillow would not report at all: see :mod:`zdce_core.io.jpeg`.
     """
+    if im.format in ("JPEG", "MPO"):
+        from . import jpeg
+
+        return jpeg.damage(path.read_bytes())
     if im.format != "TIFF":
         return None
     end = 0
@@ -226,6 +232,12 @@ def _unrecognised(path: Path) -> str:
 
 
 def _is_16bit_colour(im: Image.Image) -> bool:
+    if im.format == "TIFF":
+        # Pillow decodes 16-bit RGB(A) to 8 bits, and with separate colour planes
+        # (PlanarConfiguration 2) reads the 16-bit samples as 8-bit ones: scrambled.
+        bits = im.tag_v2.get(_BITS_PER_SAMPLE, 1)
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return im.tag_v2.get(_PHOTOMETRIC) == _PHOTOMETRIC_RGB and all(int(b) == 16 for b in bits)
     # Pillow decodes 16-bit colour to 8 bits; its tile's raw mode still says 16.
     rawmode = im.tile[0].args if im.tile else None
     rawmode = rawmode[0] if isinstance(rawmode, tuple) else rawmode
@@ -241,7 +253,7 @@ def _decode(path: Path, im: Image.Image, meta: Metadata, sixteen: bool) -> tuple
             grey, alpha = array[..., :1], array[..., 1:]
             array = np.concatenate([grey, grey, grey, alpha], axis=-1)
         return array, meta
-    if im.format == "TIFF" and sixteen and im.mode != "LA":
+    if im.format == "TIFF" and sixteen:
         return _read_tiff16(path, im), meta
     if im.mode == "F":
         raise ImageReadError(f"{path}: 32-bit floating-point images are not supported; save as 8 or 16 bit")
@@ -257,10 +269,14 @@ def _read_tiff16(path: Path, im: Image.Image) -> np.ndarray:
     import tifffile
 
     try:
-        array = tifffile.imread(path, key=0)
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            array = page.asarray()
+            if page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
+                array = np.moveaxis(array, 0, -1)  # (samples, height, width) -> channels last
     except Exception as exc:  # tifffile raises its own error types for corrupt files
         raise ValueError(f"16-bit TIFF could not be decoded ({exc})") from None
-    expected = (im.size[1], im.size[0], len(im.mode))
+    expected = (im.size[1], im.size[0], int(im.tag_v2.get(_SAMPLES_PER_PIXEL, 1)))
     if array.dtype != np.uint16 or array.shape != expected:
         raise ValueError(f"16-bit TIFF decoded as {array.dtype} {array.shape}, expected uint16 {expected}")
     return array
@@ -285,12 +301,22 @@ def _cmyk_to_rgb(im: Image.Image, meta: Metadata) -> tuple[np.ndarray, Metadata]
 
 
 def to_array(im: Image.Image) -> np.ndarray:
-    """A decoded Pillow image as a NumPy array in a mode ``enhance`` accepts."""
+    """A decoded Pillow image as a NumPy array in a mode ``enhance`` accepts.
+
+    A transparent colour (PNG's tRNS chunk, a GIF's transparent index)
+    becomes an alpha channel, whatever the mode: enhancing changes every
+    colour, so a key colour would no longer mark the same pixels.
+    """
+    keyed = "transparency" in im.info
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return np.asarray(im).astype(np.uint16)
-    if im.mode in ("L", "RGB", "RGBA"):
+        grey = np.asarray(im).astype(np.uint16)
+        if not keyed:
+            return grey
+        alpha = np.where(grey == im.info["transparency"], 0, np.iinfo(np.uint16).max).astype(np.uint16)
+        return np.stack([grey, grey, grey, alpha], axis=-1)
+    if im.mode in ("L", "RGB", "RGBA") and not (keyed and im.mode != "RGBA"):
         return np.asarray(im)
-    if im.mode in ("LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("LA", "PA") or keyed:
         return np.asarray(im.convert("RGBA"))
     return np.asarray(im.convert("RGB"))
 

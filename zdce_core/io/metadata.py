@@ -2,11 +2,13 @@
 
 Orientation is applied to the pixels on reading and the EXIF orientation tag
 is reset to 1 in what is carried over, so a viewer never rotates twice. An
-ICC profile is kept only when its colour space still matches the pixels.
+ICC profile is kept only when it parses and its colour space still matches
+the pixels.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
 
 from PIL import ExifTags, Image
@@ -98,12 +100,26 @@ def extract(im: Image.Image) -> Metadata:
     return Metadata(
         format=im.format or "",
         exif=exif,
-        icc_profile=im.info.get("icc_profile") or None,
+        icc_profile=_parsed_icc(im.info.get("icc_profile")),
         dpi=(float(dpi[0]), float(dpi[1])) if dpi and dpi[0] and dpi[1] else None,
         jpeg_subsampling=subsampling,
         tiff_compression=compression if compression in _LOSSLESS_TIFF else None,
         orientation=orientation,
     )
+
+
+def _parsed_icc(profile: bytes | None) -> bytes | None:
+    # A profile LittleCMS cannot parse (garbage behind a plausible header) would
+    # be copied into the output, where no viewer could use it either.
+    if not profile:
+        return None
+    from PIL import ImageCms
+
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+    return profile
 
 
 def _orientation(value: object) -> int:

@@ -177,7 +177,11 @@ def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None, dt
 
 def _curve_maps(colour, net, options):
     planes, photo_key = network_input(colour, size=options["size"])
-    maps = net(planes)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, as an error
+        maps = net(planes)
+    if not np.isfinite(maps).all():
+        # The curves of finite maps keep every pixel finite: this is the one place NaN can enter.
+        raise ValueError("the model's curve maps for this image are not finite; its weights are broken (retrain or re-export it)")
     if options["strength"] == "auto":
         return maps * np.float32(darkness(photo_key)), 1.0
     return maps, options["strength"]
@@ -275,7 +279,8 @@ def enhance(
         For a wrong shape, channel count or ``channel_axis``, an empty image,
         NaN/inf, floats outside [0, 1], or ``steps``, ``strength``,
         ``denoise``, ``estimate_size`` or ``threads`` out of range; for a
-        ``model`` file that cannot be loaded.
+        ``model`` file that cannot be loaded, or a model whose output for
+        this image is not finite (never a NaN in the result).
 
     Examples
     --------

@@ -1,6 +1,7 @@
-"""How a zdce process treats Ctrl-C and SIGTERM (what ``timeout``, ``kill`` and systemd send).
+"""How a zdce process treats Ctrl-C, SIGTERM (what ``timeout``, ``kill`` and systemd send) and SIGHUP.
 
-Both mean "stop": SIGTERM is turned into an interrupt like Ctrl-C's, so
+All mean "stop": SIGTERM and SIGHUP (the terminal or SSH session closed) are
+turned into an interrupt like Ctrl-C's, so
 atomic writes remove their temporaries and the command reports what it did
 instead of dying mid-file. Only the command layer installs these handlers;
 library code never does.
@@ -16,17 +17,26 @@ import threading
 from collections.abc import Iterator
 
 
+# The signals that mean "stop" besides Ctrl-C's SIGINT (SIGHUP does not exist on Windows).
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 class Terminated(KeyboardInterrupt):
-    """Raised in the main thread on SIGTERM."""
+    """Raised in the main thread on SIGTERM or SIGHUP; ``args[0]`` is the signal's number."""
 
 
 def _raise_terminated(signum, frame) -> None:
-    raise Terminated
+    raise Terminated(signum)
 
 
 def exit_status(exc: BaseException | int) -> int:
     """The shell's convention for a process stopped by a signal: 128 + its number."""
-    signum = exc if isinstance(exc, int) else (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+    if isinstance(exc, int):
+        signum = exc
+    elif isinstance(exc, Terminated):
+        signum = exc.args[0] if exc.args else signal.SIGTERM
+    else:
+        signum = signal.SIGINT
     return 128 + int(signum)
 
 
@@ -36,15 +46,16 @@ def _in_main_thread() -> bool:
 
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt)."""
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt)."""
     if not _in_main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in _TERMINATING}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _say(text: str) -> None:
@@ -58,7 +69,7 @@ def _say(text: str) -> None:
 
 @contextlib.contextmanager
 def stop_on_signals(command: str) -> Iterator[tuple[threading.Event, list[int]]]:
-    """A first Ctrl-C or SIGTERM sets the event (and records the signal); a second one interrupts.
+    """A first Ctrl-C, SIGTERM or SIGHUP sets the event (and records the signal); a second one interrupts.
 
     A signal raised at an arbitrary point could lose the report of a photo
     already written; a flag checked between photos cannot.
@@ -72,10 +83,11 @@ def stop_on_signals(command: str) -> Iterator[tuple[threading.Event, list[int]]]
         received.append(signum)
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        for signum in _TERMINATING:
+            signal.signal(signum, _raise_terminated)
         _say(f"zdce {command}: stopping after the photos in progress (Ctrl-C again to abort)\n")
 
-    previous = {signum: signal.signal(signum, first) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, first) for signum in (signal.SIGINT, *_TERMINATING)}
     try:
         yield stop, received
     finally:

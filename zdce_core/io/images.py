@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import metadata
-from .atomic import atomic_path
+from .atomic import atomic_write
 from .metadata import Metadata
 
 _SPECIAL_FILES = (
@@ -342,8 +342,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray, **save_options) -> N
     """Write a uint8/uint16 array atomically; the format follows ``path``'s extension."""
     path = Path(path)
     fmt = output_format(path)
-    with atomic_path(path) as tmp:
-        _save(tmp, array, fmt, save_options)
+    atomic_write(path, lambda tmp: _save(tmp, array, fmt, save_options))
 
 
 def write_photo(
@@ -380,11 +379,10 @@ def write_photo(
         raise ValueError(f"uncompressed applies to PNG output, not {fmt}")
     meta = metadata.fit_to(meta, array)
     options = metadata.save_options(meta, fmt, quality=quality, subsampling=subsampling)
-    with atomic_path(path) as tmp:
-        if uncompressed:
-            _write_png(tmp, array, options, level=0)
-        else:
-            _save(tmp, array, fmt, options)
+    if uncompressed:
+        atomic_write(path, lambda tmp: _write_png(tmp, array, options, level=0))
+    else:
+        atomic_write(path, lambda tmp: _save(tmp, array, fmt, options))
 
 
 def _save(tmp: Path, array: np.ndarray, fmt: str, options: dict) -> None:

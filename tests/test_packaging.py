@@ -49,6 +49,7 @@ def test_wheel_holds_host_files_weights_and_sample(installed):
     assert "zdce_core/weights/zdce-sice.npz" in names
     assert "zdce_core/weights/MODEL_CARD.md" in names
     assert "zdce_core/samples/night-street.jpg" in names
+    assert "zdce_core/data/niqe_pris_params.npz" in names
     for rel in HOST_FILES:
         assert f"zdce_plugins/{rel.as_posix()}" in names, rel
     require_host(_has_kernel(wheel), "the compiled render kernel in the wheel", "a C compiler (gcc) and the Python headers")

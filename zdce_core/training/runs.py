@@ -37,13 +37,10 @@ from .trackers import RunInfo, Tracker
 
 N_SAMPLES = 4
 SAMPLE_HEIGHT = 160
-BLACK = 0.02
-"""Input luminance below which a pixel counts as near-black (a night sky, not a dim wall)."""
-
 MEASURES = ("val_luminance", "val_clipped", "val_noise", "val_black_lift")
-"""No-reference measures of the network's result (steps 8) on the sample photos:
-mean luminance, share of clipped pixels, noise (Immerkaer's estimate, in units
-of full scale), and mean output luminance of near-black input pixels."""
+"""No-reference measures of the network's result (steps 8) on the sample photos, as
+:mod:`zdce_core.measures` defines them: mean luminance, clipped share, noise (in
+8-bit levels) and near-black lift."""
 
 
 def keep_best_metrics() -> tuple[str, ...]:
@@ -115,34 +112,18 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def _immerkaer_noise(grey: np.ndarray) -> float:
-    """Immerkaer (1996): sigma from the response to a Laplacian difference that cancels smooth content."""
-    g = grey.astype(np.float64)
-    h, w = g.shape
-    if h < 3 or w < 3:
-        return 0.0
-    c = g[1:-1, 1:-1]
-    edges = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:]
-    corners = g[:-2, :-2] + g[:-2, 2:] + g[2:, :-2] + g[2:, 2:]
-    response = np.abs(4 * c - 2 * edges + corners)
-    return float(math.sqrt(math.pi / 2) * response.sum() / (6 * (w - 2) * (h - 2)))
-
-
 def image_measures(originals: list[np.ndarray], results: list[np.ndarray]) -> dict[str, float]:
-    """:data:`MEASURES` averaged over photos; uint8 RGB in, ``val_black_lift`` NaN if no pixel is near-black."""
-    from ..maths.resample import LUMA
+    """:data:`MEASURES` averaged over photos (uint8 RGB in); ``val_black_lift`` over the photos that have near-black pixels, NaN if none has."""
+    from .. import measures
 
-    lum, clipped, noise, lifted, dark = [], [], [], 0.0, 0
-    for original, result in zip(originals, results):
-        y_in = original.astype(np.float32) @ LUMA / 255
-        y_out = result.astype(np.float32) @ LUMA / 255
-        lum.append(float(y_out.mean()))
-        clipped.append(float((result.max(axis=-1) >= 254).mean()))
-        noise.append(_immerkaer_noise(y_out))
-        black = y_in < BLACK
-        lifted, dark = lifted + float(y_out[black].sum()), dark + int(black.sum())
-    return dict(zip(MEASURES, (float(np.mean(lum)), float(np.mean(clipped)), float(np.mean(noise)),
-                               lifted / dark if dark else float("nan"))))
+    lifts = [measures.near_black_lift(original, result) for original, result in zip(originals, results)]
+    lifts = [lift for lift in lifts if not math.isnan(lift)]
+    return dict(zip(MEASURES, (
+        float(np.mean([measures.luminance(result).mean() for result in results])),
+        float(np.mean([measures.clipped_share(result) for result in results])),
+        float(np.mean([measures.noise(result) for result in results])),
+        float(np.mean(lifts)) if lifts else float("nan"),
+    )))
 
 
 def choose_samples(candidates: list[Path], count: int = N_SAMPLES) -> list[Path]:

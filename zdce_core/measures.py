@@ -186,6 +186,10 @@ def noise(image: np.ndarray) -> float:
     return float(math.sqrt(math.pi / 2) * np.abs(response[flat]).mean() / 6)
 
 
+def _srgb_decode(v: np.ndarray) -> np.ndarray:
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
 def rgb_to_lab(image: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of an sRGB ``image``, float64 ``(h, w, 3)``: L in [0, 100].
 
@@ -193,8 +197,11 @@ def rgb_to_lab(image: np.ndarray) -> np.ndarray:
     array([[[100.  ,   0.  ,   0.  ],
             [ 53.59,   0.  ,   0.  ]]])
     """
-    v = _unit(_rgb(image))
-    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    image = _rgb(image)
+    if image.dtype == np.uint8:
+        linear = _srgb_decode(np.arange(256) / 255.0)[image]  # 256 values to decode, not one per channel
+    else:
+        linear = _srgb_decode(_unit(image))
     xyz = linear @ _SRGB_TO_XYZ.T / _SRGB_TO_XYZ.sum(axis=1)
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)

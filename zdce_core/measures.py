@@ -162,7 +162,8 @@ def noise(image: np.ndarray) -> float:
 
     The Rec. 709 luma of the 8-bit image (:func:`levels`, levels 0-255) is
     filtered with Immerkaer's kernel ``[[1, -2, 1], [-2, 4, -2], [1, -2, 1]]``
-    (borders reflected, then one pixel trimmed), which cancels smooth content.
+    (borders reflected with the edge pixel repeated, as scipy.ndimage's "reflect", then one pixel
+    trimmed), which cancels smooth content.
     Edges and texture are kept out: only pixels whose gradient magnitude (Sobel
     on the luma smoothed by a Gaussian of sigma 1) is at most its median count.
     sigma = sqrt(pi / 2) * mean(|response|) / 6.

@@ -98,7 +98,7 @@ def _check_image(image, channel_axis: int | None) -> np.ndarray:
             raise ValueError("image contains NaN or infinite values; replace them first (e.g. np.nan_to_num)")
         if lo < 0 or hi > 1:
             raise ValueError(
-                f"float image values must lie in [0, 1], found {lo:.4g}..{hi:.4g}; "
+                f"float image values must lie in [0, 1], found {lo:.9g}..{hi:.9g}; "
                 "rescale first, e.g. with skimage.exposure.rescale_intensity(image, out_range=(0, 1))"
             )
     return image

@@ -71,6 +71,7 @@ def _command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .console import say
     from .signals import exit_status, sigterm_interrupts
 
     argv = sys.argv[1:] if argv is None else argv
@@ -80,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except (ValueError, OSError) as exc:
         # Our own errors already name the file or argument: one line, no traceback.
-        print(f"zdce {args.command}: {exc}", file=sys.stderr)
+        say(f"zdce {args.command}: {exc}")
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into one
-        print(f"zdce {args.command}: interrupted", file=sys.stderr)
+        say(f"zdce {args.command}: interrupted")
         return exit_status(exc)
 
 

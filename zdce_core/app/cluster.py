@@ -127,12 +127,28 @@ def executor(address: str) -> Executor:
         there within :data:`CONNECT_TIMEOUT` seconds.
     """
     workers = local_workers(address)
+    if workers is None:
+        _check_address(address)
 
     def execute(jobs: Sequence[Job], settings: Settings, settle: Callable[[Result], None], stop: threading.Event) -> None:
         with _connect(address, workers) as client:
             _run(client, jobs, settings, settle, stop)
 
     return execute
+
+
+def _check_address(address: str) -> None:
+    """Refuse a malformed scheduler address before a Client is made: a Client that fails
+    half-built prints a traceback from its destructor 10 s later."""
+    try:
+        scheme, location = distributed.comm.parse_address(address)
+        if scheme in ("tcp", "tls"):
+            distributed.comm.parse_host_port(location)
+    except ValueError as exc:
+        raise ValueError(
+            f"--cluster {address!r} is not a scheduler address ({exc}); "
+            "expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) or local:N"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -13,9 +13,64 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import TextIO
+
+# Control characters (C0, DEL, C1), line and paragraph separators, bidirectional overrides, and
+# the lone surrogates that stand for a file name's bytes that are not valid in the file system's encoding.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that could end or rewrite a line escaped (``\\n``, ``\\x1b``, ``\\xe9``).
+
+    A file name may hold a newline or a terminal escape: printed as it is,
+    ``evil.jpg\\nzdce batch: 99 done`` would forge a summary line.
+
+    >>> printable("evil.jpg\\nzdce batch: 99 done"), printable("caf\\udce9.jpg"), printable("ok é")
+    ('evil.jpg\\\\nzdce batch: 99 done', 'caf\\\\xe9.jpg', 'ok é')
+    """
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for one undecodable byte
+        return f"\\x{code - 0xDC00:02x}"
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Print one line of a command's output (stderr by default), escaped with :func:`printable`.
+
+    Whatever the stream's encoding, the line is written (characters it cannot
+    encode become ``\\N`` escapes). A stream whose reader is gone (``zdce
+    batch ... | head -n1``) never stops the work: it is pointed at the null
+    device and this line, and those after it, are dropped.
+    """
+    stream = sys.stderr if stream is None else stream
+    if stream is None:  # the process started with that descriptor closed
+        return
+    line = printable(text)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    line = line.encode(encoding, "backslashreplace").decode(encoding, "replace")
+    try:
+        print(line, file=stream, flush=True)
+    except (BrokenPipeError, ConnectionResetError):
+        _drop(stream)
+    except ValueError:  # closed by someone else: nothing can be written to it
+        pass
+
+
+def _drop(stream: TextIO) -> None:
+    # Later writes, and the flush at exit (which would end the process with status 120), go to /dev/null.
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
 
 
 @contextlib.contextmanager

@@ -7,6 +7,8 @@ import io
 import logging
 import os
 import stat
+import threading
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -70,7 +72,8 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
     max_pixels : int or None
         Refuse images with more pixels than this before decoding them
         (decompression bombs); ``None`` for no limit. The default is
-        Pillow's own warning threshold.
+        Pillow's own warning threshold; a larger limit lifts Pillow's own
+        refusal too.
 
     Raises
     ------
@@ -85,7 +88,7 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
     if problem:
         raise ImageReadError(f"{path}: {problem}")
     try:
-        with Image.open(path) as im:
+        with _open(path, max_pixels) as im:
             width, height = im.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageReadError(
@@ -114,6 +117,28 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
         raise ImageReadError(f"{path}: not a readable image ({exc})") from None
     except Exception as exc:  # a decoder's own error type (struct.error, IndexError, ...): still this file's fault
         raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+def _open(path: Path, max_pixels: int | None) -> Image.Image:
+    """``Image.open``, with Pillow's own decompression-bomb limit lifted where ``max_pixels`` allows more.
+
+    Pillow refuses more than twice its ``MAX_IMAGE_PIXELS`` whatever the
+    caller asked for; the caller's limit, checked from the header before
+    decoding, is the one that must hold. Pillow's setting is process-wide,
+    so it is lifted under a lock and only while the header is read.
+    """
+    pillow = Image.MAX_IMAGE_PIXELS
+    if pillow is None or (max_pixels is not None and max_pixels <= 2 * pillow):
+        return Image.open(path)
+    with _PILLOW_LIMIT:
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = pillow
 
 
 def file_problem(path: Path) -> str | None:
@@ -228,7 +253,34 @@ def _unrecognised(path: Path) -> str:
             f"TIFF with {samples} channel(s) of {dtype} samples is not supported; "
             "save it as 8- or 16-bit grey, RGB or RGBA"
         )
+    if head.startswith(_PNG_SIGNATURE):
+        return _png_damage(path)
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return f"damaged {name} file: its header cannot be read"
     return "not an image file (format not recognised)"
+
+
+def _png_damage(path: Path) -> str:
+    """What is wrong with the chunks of a PNG Pillow refused to open (it names none of it)."""
+    data = path.read_bytes()
+    at = len(_PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+        name = kind.decode("latin-1")
+        if at + 12 + length > len(data):
+            return f"damaged PNG: its {name!r} chunk is cut short (the file ends inside it)"
+        if zlib.crc32(data[at + 4 : at + 8 + length]) != int.from_bytes(data[at + 8 + length : at + 12 + length], "big"):
+            return f"damaged PNG: the checksum of its {name!r} chunk does not match its contents (the file is corrupt)"
+        if kind == b"IDAT":
+            break
+        at += 12 + length
+    return "damaged PNG: its header chunks cannot be read"
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# How other formats Pillow reads begin: a file that starts so but fails to open is damaged, not unknown.
+_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"))
 
 
 def _is_16bit_colour(im: Image.Image) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import batch
 from ...io import urls
 from ...io.metadata import SUBSAMPLING
-from ..console import quiet_decoders
+from ..console import printable, quiet_decoders, say
 from ..signals import exit_status, stop_on_signals
 from .options import add_engine_options, add_max_pixels_option, bounded, engine_settings
 
@@ -76,9 +76,9 @@ class _Reporter:
         else:
             line = None if self.bar else f"skipped  {result.source}: {result.reason}"
         if line and self.bar:
-            self.bar.write(line, file=sys.stderr)
+            self.bar.write(printable(line), file=sys.stderr)
         elif line:
-            print(line, file=sys.stderr, flush=True)
+            say(line)
         if self.bar and result.status != batch.PLANNED:
             self.bar.update()
 
@@ -148,12 +148,13 @@ def _print_summary(results: list[batch.Result], args: argparse.Namespace, interr
     if args.json:
         ordered = sorted(results, key=lambda r: str(r.source))
         payload = {**counts, "interrupted": interrupted, "results": [batch.as_dict(r) for r in ordered]}
-        print(json.dumps(payload, indent=2))
+        for line in json.dumps(payload, indent=2).splitlines():  # ASCII: names stay exact, JSON-escaped
+            say(line, sys.stdout)
         return
     failed = [r for r in results if r.status == batch.FAILED]
     if args.quiet:
         return
     words = ", ".join(f"{n} {status}" for status, n in counts.items())
-    print(f"zdce batch: {words}{' (interrupted)' if interrupted else ''}")
+    say(f"zdce batch: {words}{' (interrupted)' if interrupted else ''}", sys.stdout)
     for r in sorted(failed, key=lambda r: str(r.source)):
-        print(f"  failed: {r.source}: {r.reason}")
+        say(f"  failed: {r.source}: {r.reason}", sys.stdout)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...io.atomic import remove_stale
 from ..batch import FAILED, Job, process
-from ..console import quiet_decoders
+from ..console import quiet_decoders, say
 from .options import add_engine_options, add_max_pixels_option, engine_settings
 
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     with quiet_decoders():
         result = process(Job(source, target), settings)
     if result.status == FAILED:
-        print(f"zdce enhance: {source}: {result.reason}", file=sys.stderr)
+        say(f"zdce enhance: {source}: {result.reason}")
         return 1
-    print(f"wrote {target}")
+    say(f"wrote {target}", sys.stdout)
     return 0

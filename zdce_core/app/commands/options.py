@@ -73,11 +73,22 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
                    help="numpy, or onnx: the exported graph in ONNX Runtime (pip install 'zdce[onnx]')")
 
 
+def pixel_count(text: str) -> int:
+    """An argparse type: a whole number of pixels, as ``300000000``, ``300_000_000`` or ``3e8``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels such as 300000000 or 3e8, got {text!r}") from None
+    if not value.is_integer() or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, at least 1, got {text!r}")
+    return int(value)
+
+
 def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
     """``--max-pixels``: the decompression-bomb limit, checked from the header before decoding."""
     p.add_argument(
         "--max-pixels",
-        type=bounded(1, None),
+        type=pixel_count,
         default=Image.MAX_IMAGE_PIXELS,
         metavar="N",
         help=f"fail images with more pixels than this, before decoding (default {Image.MAX_IMAGE_PIXELS})",

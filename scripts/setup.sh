@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with zdce, its training extra, its test tools and the trackers tests/test_tracking.py drives.
+# Create .venv with zdce, its training extra, its test tools, the trackers tests/test_tracking.py drives,
+# Optuna for zdce sweep and PyAV for training on a video's frames.
 # Safe to re-run. scripts/constraints.txt pins torch to the CPU build this machine kind provides
 # (a local wheel for Python 3.11). Where the pin would bring PyPI's CUDA build instead (Python 3.13,
 # Debian 13) and the system has a CPU torch (Debian's python3-torch), that one is used.
@@ -49,7 +50,7 @@ if ! command -v cc >/dev/null || [ ! -f "$include/Python.h" ]; then
             "install gcc and python3-dev for the compiled kernel" >&2
     fi
 fi
-.venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask,onnx,web-test]"
+.venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask,onnx,web-test,sweep,video]"
 # The in-browser page's runtime, onnxruntime-web from npm (zdce web; docs/onnx.md). As root a missing
 # npm is installed from Debian; otherwise the page is left out with a note.
 if command -v npm >/dev/null || [ "$(id -u)" = 0 ]; then

@@ -79,8 +79,8 @@ def test_run_folder_holds_every_file(trained):
     sheets = sorted(p.name for p in (run / "samples").iterdir())
     assert sheets == ["epoch-001.jpg", "epoch-002.jpg"]
     with Image.open(run / "samples" / "epoch-002.jpg") as sheet:
-        # four columns of 64x48 photos scaled to 160 rows: wider than three, narrower than five
-        assert sheet.height > 160 and 3 * 213 < sheet.width < 5 * 213
+        # five columns (original, autocontrast, bundled, steps 4, steps 8) of 64x48 photos scaled to 160 rows
+        assert sheet.height > 160 and 4 * 213 < sheet.width < 6 * 213
     assert len(config["samples"]) == 4
 
     digest = hashlib.sha256((run / "model.pt").read_bytes()).hexdigest()

@@ -30,6 +30,7 @@ _HOSTS = "a host application (gimp, darktable, imagemagick)"
 COMMANDS = {
     "enhance": Command("enhance", "enhance one photo"),
     "train": Command("train", "train DCE-Net on a folder of photos (no labels needed)"),
+    "sweep": Command("sweep", "search training settings with Optuna, each trial a tracked run (needs zdce[sweep])"),
     "runs": Command(
         "runs",
         "list training runs (name, date, data version, settings, epochs, losses); `runs compare` sets runs side by side",

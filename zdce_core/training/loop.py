@@ -12,7 +12,11 @@ Photos are decoded once and kept as uint8. Seeded and reproducible (the
 split, shuffle, views and flips of epoch ``e`` depend only on ``seed`` and
 ``e``), resumable from the ``.state.pt`` file saved after every epoch; every
 photo is used every epoch (the last batch may be smaller). A share of the
-photos (or a separate folder) is held out for per-epoch validation losses.
+photos (at least :data:`MIN_VALIDATION` where the folder allows), or a
+separate folder, is held out for per-epoch validation losses.
+
+A run starts from random weights, or from trained ones (``start_from``:
+fine-tuning, with the gentler schedule of :meth:`TrainConfig.fine_tuning`).
 """
 
 from __future__ import annotations
@@ -38,16 +42,17 @@ from .curves import apply_curves
 from .estimator import estimate_maps
 from .losses import LOSS_NAMES, LossWeights, zero_reference_loss
 from .model import DCENet
+from .schedule import FINE_TUNING, SCRATCH
 
 
 @dataclass
 class TrainConfig:
     """Settings of one training run."""
 
-    epochs: int = 30
+    epochs: int = SCRATCH["epochs"]
     batch_size: int = 8
     crop: int = 2 * ESTIMATE_SIDE
-    lr: float = 1e-3
+    lr: float = SCRATCH["lr"]
     lr_final: float = 0.05
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
@@ -55,6 +60,21 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     weights: LossWeights = field(default_factory=LossWeights)
+
+    @classmethod
+    def fine_tuning(cls, **changes) -> TrainConfig:
+        """The settings for continuing from trained weights: :data:`~zdce_core.training.schedule.FINE_TUNING` over the defaults, then ``changes``.
+
+        >>> c = TrainConfig.fine_tuning(seed=3)
+        >>> (c.epochs, c.lr, c.seed) == (FINE_TUNING["epochs"], FINE_TUNING["lr"], 3)
+        True
+        """
+        return cls(**{**FINE_TUNING, **changes})
+
+
+MIN_VALIDATION = 4
+"""Photos held out for validation at least, while that leaves four fifths of a folder to train on
+(``val_fraction`` of a small folder would be one or two photos, too few to judge a run by)."""
 
 
 @dataclass
@@ -171,9 +191,22 @@ def _validate(model, batches: list[torch.Tensor], weights: LossWeights, device) 
     return {f"val_{k}": v / count for k, v in sums.items()}
 
 
+def validation_count(n: int, fraction: float) -> int:
+    """How many of ``n`` photos are held out: ``fraction`` of them, at least :data:`MIN_VALIDATION` while four fifths are left to train on, none if ``fraction`` is 0.
+
+    >>> [validation_count(n, 0.05) for n in (3, 5, 12, 20, 40, 2002)]
+    [0, 1, 2, 4, 4, 100]
+    >>> validation_count(40, 0.0)
+    0
+    """
+    if fraction <= 0:
+        return 0
+    return min(n - 1, max(round(n * fraction), min(MIN_VALIDATION, n // 5)))
+
+
 def _split(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Train and validation indices: a seeded ``fraction`` held out, at least one photo left to train on."""
-    n_val = min(n - 1, round(n * fraction)) if fraction > 0 else 0
+    """Train and validation indices: a seeded :func:`validation_count` held out, at least one photo left to train on."""
+    n_val = validation_count(n, fraction)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return sorted(order[n_val:]), sorted(order[:n_val])
 
@@ -196,6 +229,7 @@ def train(
     *,
     val_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    start_from: str | os.PathLike | None = None,
     callbacks: Sequence[object] = (),
 ) -> TrainResult:
     """Train DCE-Net on the photos in ``data_dir`` and save its weights to ``output``.
@@ -215,8 +249,15 @@ def train(
         ``data_dir`` is held out.
     resume
         Continue from the state file, if there is one.
+    start_from
+        Weights to start from instead of random ones (fine-tuning): a
+        ``.npz`` or ``.pt`` file, loaded and checked by
+        :func:`zdce_core.weights.load_model`. A resumed run takes its
+        weights from the state file; either way the run reports this file
+        and its sha256 as ``parent``.
     callbacks
-        Objects that may define ``on_run_start(run: dict)``, ``on_batch_end(epoch,
+        Objects that may define ``on_run_start(run: dict)`` (settings,
+        folders, photo counts, validation files, ``parent``), ``on_batch_end(epoch,
         batch, batches)``, ``on_epoch_end(epoch, metrics, model)`` and
         ``on_run_end(result)``; each defined method is called. ``metrics``
         holds the mean training loss terms, ``val_``-prefixed validation
@@ -229,6 +270,7 @@ def train(
     """
     config = config or TrainConfig()
     output = Path(output)
+    parent = _parent(Path(start_from)) if start_from is not None else None
     device = resolve_device(config.device)
     max_side = 2 * config.crop
     photos, paths, skipped = load_photos(Path(data_dir), max_side)
@@ -243,7 +285,10 @@ def train(
     val_batches = _validation_views(val_photos, config.crop)
 
     torch.manual_seed(config.seed)
-    model = DCENet().to(device)
+    model = DCENet()
+    if parent is not None:
+        model.load_state_dict({k: torch.tensor(v) for k, v in parent[1].items()})
+    model = model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start_epoch, history = 0, []
     state_path = _state_path(output)
@@ -264,6 +309,7 @@ def train(
         "train_photos": n,
         "val_photos": len(val_photos),
         "val_files": [str(p) for p in val_paths],
+        "parent": parent[0] if parent else None,
         "skipped": len(skipped),
         "start_epoch": start_epoch,
         "batches_per_epoch": batches,
@@ -305,6 +351,15 @@ def train(
     result = TrainResult(output, output.with_suffix(".csv"), history, skipped)
     _call(callbacks, "on_run_end", result)
     return result
+
+
+def _parent(path: Path) -> tuple[dict, dict]:
+    """The weights file a run starts from: ``({"file", "sha256"}, checked arrays)``; ValueError naming a bad file."""
+    from ..weights import load_model
+    from .runs import sha256_file
+
+    state = load_model(path).state  # keys, shapes and values checked against DCE-Net's
+    return {"file": str(path.resolve()), "sha256": sha256_file(path)}, state
 
 
 def _config_dict(config: TrainConfig) -> dict:

@@ -4,12 +4,15 @@ One run, ``RUNS_DIR/NAME/``, holds:
 
 - ``config.json``: every setting, the seed, zdce/torch/Python versions, the
   device, the data fingerprint of the training (and validation) folder, the
-  sample photos and the run's status;
+  parent model (file and sha256) of a fine-tuning run, the sample photos and
+  the run's status;
 - ``metrics.csv``: one row per epoch (training loss terms, ``val_*``
   validation terms and image measures, learning rate, seconds);
-- ``samples/epoch-NNN.jpg``: original | autocontrast | zdce steps 4 | zdce
-  steps 8 of the same validation photos, every ``sample_every`` epochs and at
-  the end;
+- ``samples/epoch-NNN.jpg``: original | autocontrast | the bundled model (or
+  the parent a run was fine-tuned from) | zdce steps 4 | zdce steps 8 of the
+  same photos, every ``sample_every`` epochs and at the end: the darkest
+  validation photos, or the darkest of all when validation holds fewer than
+  :data:`N_SAMPLES` (:func:`choose_samples`);
 - ``model.pt`` (a copy of the final weights), ``model.pt.sha256``
   (``sha256sum -c`` format), ``MODEL_CARD.md``, and ``best.pt`` when a metric
   to keep the best epoch by was chosen.
@@ -38,7 +41,7 @@ from .trackers import RunInfo, Tracker
 N_SAMPLES = 4
 SAMPLE_HEIGHT = 160
 MEASURES = ("val_luminance", "val_clipped", "val_noise", "val_black_lift")
-"""No-reference measures of the network's result (steps 8) on the sample photos, as
+"""No-reference measures of the network's result (steps 8) on the sample photos (the darkest: :func:`choose_samples`), as
 :mod:`zdce_core.measures` defines them: mean luminance, clipped share, noise (in
 8-bit levels) and near-black lift."""
 
@@ -126,19 +129,29 @@ def image_measures(originals: list[np.ndarray], results: list[np.ndarray]) -> di
     )))
 
 
-def choose_samples(candidates: list[Path], count: int = N_SAMPLES) -> list[Path]:
-    """Up to ``count`` readable photos spread evenly over ``candidates`` (sorted), the same every time."""
-    readable = []
-    for path in sorted(candidates):
+def choose_samples(validation: list[Path], training: list[Path] = (), count: int = N_SAMPLES) -> list[Path]:
+    """The ``count`` darkest readable validation photos, darkest first; where validation holds fewer, the darkest of all.
+
+    Darkest means the lowest mean luminance: dark photos are what a run is for,
+    and where one model differs from another most. A small folder's one or two
+    validation photos may well be bright ones, so then the training photos
+    compete too. Unreadable files are passed over; ties go by path, so the
+    choice is the same every time.
+    """
+    pool = validation if len(validation) >= count else [*validation, *(p for p in training if p not in validation)]
+    return _darkest(pool, count)
+
+
+def _darkest(paths: list[Path], count: int) -> list[Path]:
+    from ..measures import luminance
+
+    scored = []
+    for path in sorted(paths):
         try:
-            thumbnail(path, 8)
+            scored.append((float(luminance(thumbnail(path, 8)).mean()), path))
         except (ImageReadError, OSError):
             continue
-        readable.append(path)
-    if len(readable) <= count:
-        return readable
-    step = len(readable) / count
-    return [readable[int(i * step)] for i in range(count)]
+    return [path for _, path in sorted(scored)[:count]]
 
 
 def network(model) -> object:
@@ -150,16 +163,26 @@ def network(model) -> object:
     return Network.from_state(check_state(state, Path("<the model in training>")))
 
 
-def sample_columns(model) -> dict:
-    """The sheet columns of a run: the baseline and ``model`` (a ``Network``) at 4 and 8 steps."""
+def sample_columns(model, baseline: tuple[str, object] | None = None) -> dict:
+    """The sheet columns of a run: autocontrast, ``baseline`` (``(label, Network)``) at 8 steps, and ``model`` (a ``Network``) at 4 and 8 steps."""
     from .. import enhance
 
-    return {
-        "original": lambda rgb: rgb,
-        "autocontrast": autocontrast,
-        "zdce steps 4": lambda rgb: enhance(rgb, steps=4, model=model, dtype=np.uint8),
-        "zdce steps 8": lambda rgb: enhance(rgb, steps=8, model=model, dtype=np.uint8),
-    }
+    columns = {"original": lambda rgb: rgb, "autocontrast": autocontrast}
+    if baseline is not None:
+        label, net = baseline
+        columns[label] = lambda rgb: enhance(rgb, steps=8, model=net, dtype=np.uint8)
+    columns["zdce steps 4"] = lambda rgb: enhance(rgb, steps=4, model=model, dtype=np.uint8)
+    columns["zdce steps 8"] = lambda rgb: enhance(rgb, steps=8, model=model, dtype=np.uint8)
+    return columns
+
+
+def baseline(parent: dict | None) -> tuple[str, object]:
+    """The sheet column a run is judged against: the model it was fine-tuned from, else the bundled one."""
+    from ..weights import DEFAULT, REGISTRY, bundled_path, load_model
+
+    if parent is None or parent["sha256"] == REGISTRY[DEFAULT][1]:
+        return "bundled steps 8", load_model(bundled_path())
+    return "parent steps 8", load_model(parent["file"])
 
 
 def read_metrics(path: Path) -> list[dict[str, float]]:
@@ -205,10 +228,14 @@ class RunRecorder:
         Keep ``best.pt``, the weights of the epoch with the lowest value of this metric.
     tracking_uri, resume
         Passed to the trackers (:class:`RunInfo`).
+    group : str or None
+        The group the run belongs to (a sweep's name): in ``config.json`` and
+        for the trackers, which show a group's runs together.
     """
 
     def __init__(self, folder, *, settings: dict, trackers: dict[str, Tracker] | None = None, sample_every: int = 5,
-                 keep_best: str | None = None, tracking_uri: str | None = None, resume: bool = False):
+                 keep_best: str | None = None, tracking_uri: str | None = None, resume: bool = False,
+                 group: str | None = None):
         self.folder = Path(folder)
         self.name = self.folder.name
         self.settings = settings
@@ -217,6 +244,7 @@ class RunRecorder:
         self.keep_best = keep_best
         self.tracking_uri = tracking_uri
         self.resume = resume
+        self.group = group
         self.history: list[dict[str, float]] = []
         self.best: tuple[int, float] | None = None
         self.last_sheet: Path | None = None
@@ -230,11 +258,14 @@ class RunRecorder:
         previous = load_config(self.folder) if self.resume and (self.folder / "config.json").exists() else {}
         self.epochs = run["config"]["epochs"]
         val_dir = run.get("val_dir")
-        candidates = [Path(p) for p in run.get("val_files") or list_images(Path(val_dir or run["data_dir"]))]
-        self.samples = [Path(p) for p in previous.get("samples") or choose_samples(candidates)]
+        val_files = [Path(p) for p in run.get("val_files", ())]
+        self.samples = [Path(p) for p in previous.get("samples")
+                        or choose_samples(val_files, list_images(Path(run["data_dir"])))]
         self._thumbnails = [thumbnail(p, SAMPLE_HEIGHT) for p in self.samples]
+        self._baseline = baseline(run.get("parent"))
         self.config = {
             "name": self.name,
+            "group": self.group,
             "created": previous.get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
             "status": "running",
             "seed": run["config"]["seed"],
@@ -244,6 +275,7 @@ class RunRecorder:
             "train": run,
             "data": fingerprint(run["data_dir"]),
             "val_data": fingerprint(val_dir) if val_dir else None,
+            "parent": run.get("parent"),
             "samples": [str(p) for p in self.samples],
         }
         write_json(self.folder / "config.json", self.config)
@@ -254,7 +286,7 @@ class RunRecorder:
             self.best = min(scored, key=lambda e: e[1], default=None)
         tracked = flatten({k: v for k, v in self.config.items() if k not in ("status", "samples")})
         self._broadcast("start", RunInfo(self.name, self.folder, self.folder.parent, tracked, self.tracking_uri,
-                                         self.resume and start > 0))
+                                         self.resume and start > 0, self.group))
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float], model) -> None:
         import torch
@@ -279,8 +311,9 @@ class RunRecorder:
         if self.last_sheet is None or self.last_sheet.name != f"epoch-{final:03d}.jpg":
             self._sheet(final, load_model(result.output))
         checkpoint = self.folder / "model.pt"
-        with atomic_path(checkpoint) as tmp:
-            shutil.copyfile(result.output, tmp)
+        if Path(result.output).resolve() != checkpoint.resolve():  # a sweep's trial writes its weights there itself
+            with atomic_path(checkpoint) as tmp:
+                shutil.copyfile(result.output, tmp)
         digest = sha256_file(checkpoint)
         (self.folder / "model.pt.sha256").write_text(f"{digest}  model.pt\n")
         self.config.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), output=str(result.output),
@@ -313,7 +346,7 @@ class RunRecorder:
         if not self.samples:
             return
         path = self.folder / "samples" / f"epoch-{epoch:03d}.jpg"
-        save_sheet(render_sheet(self.samples, sample_columns(model), height=SAMPLE_HEIGHT), path)
+        save_sheet(render_sheet(self.samples, sample_columns(model, self._baseline), height=SAMPLE_HEIGHT), path)
         self.last_sheet = path
         self._broadcast("log_sample", epoch, path)
 
@@ -352,6 +385,8 @@ def model_card(config: dict, history: list[dict[str, float]]) -> str:
         f"- **File:** `model.pt`, sha256 `{config.get('sha256', '?')}` (also written to `{config.get('output', '?')}`)",
         f"- **Data:** `{data['folder']}`: {data['photos']} files, {data['bytes']} bytes, version `{data['version']}`; "
         f"{train.get('train_photos', '?')} photos trained on, {train.get('val_photos', '?')} for validation",
+        *([f"- **Fine-tuned from:** `{config['parent']['file']}`, sha256 `{config['parent']['sha256']}`; "
+           "its licence terms carry over to these weights"] if config.get("parent") else []),
         f"- **Licence:** that of the training photos; state it here before sharing the weights.",
         "",
         "## Settings",
@@ -378,7 +413,8 @@ def model_card(config: dict, history: list[dict[str, float]]) -> str:
         f"ZDCE_MODEL={config.get('output', 'model.pt')} gimp    # GIMP, darktable, ImageMagick: the engine they start uses it",
         "```",
         "",
-        "Sample sheets of the validation photos (original | autocontrast | zdce steps 4 | zdce steps 8) are in `samples/`.",
+        "Sample sheets of the darkest validation photos (original | autocontrast | the bundled or parent model | "
+        "zdce steps 4 | zdce steps 8) are in `samples/`.",
         "",
     ]
     return "\n".join(lines)

@@ -13,25 +13,42 @@ from .options import DefaultsFormatter
 
 
 def register(sub, name: str, help: str) -> None:
-    from ...maths.estimator import ESTIMATE_SIDE
-
     p = sub.add_parser(
         name,
         help=help,
         formatter_class=DefaultsFormatter,
-        epilog="example: zdce train ~/Pictures/dark -o my.pt --name first --tracker mlflow",
+        epilog="examples: zdce train ~/Pictures/dark -o my.pt --name first --tracker mlflow   |   "
+        "zdce train ~/Pictures/dark -o mine.pt --from bundled   (fine-tuning, docs/fine-tuning.md)",
     )
-    p.add_argument("directory", help="folder of training photos")
+    p.add_argument("directory", help="folder of training photos, or a video file whose frames to train on "
+                   "(sampled into the run folder; needs pip install 'zdce[video]')")
     p.add_argument("-o", "--output", required=True, help="where to write the weights (.pt)")
-    p.add_argument("--epochs", type=int, default=30, help="passes over the training photos")
+    add_train_options(p)
+    p.set_defaults(func=functools.partial(run, parser=p))
+
+
+def add_train_options(p: argparse.ArgumentParser) -> None:
+    """Every option of ``zdce train`` but the folder and ``-o``: the settings a run (or a sweep's trial) takes."""
+    from ...maths.estimator import ESTIMATE_SIDE
+    from ...training.frames import DEFAULT_FRAMES
+    from ...training.schedule import FINE_TUNING, SCRATCH
+
+    p.add_argument("--from", dest="start_from", metavar="MODEL",
+                   help="fine-tune: start from these weights instead of random ones: 'bundled', a .pt from zdce train "
+                   "or a .npz; --epochs and --lr then default to the fine-tuning schedule")
+    p.add_argument("--epochs", type=int, help=f"passes over the training photos (default {SCRATCH['epochs']}, "
+                   f"with --from {FINE_TUNING['epochs']})")
     p.add_argument("--batch-size", type=int, default=8, help="crops per optimisation step")
     p.add_argument(
         "--crop", type=int, default=2 * ESTIMATE_SIDE,
         help=f"side of the square training crops; the network sees them reduced to at most {ESTIMATE_SIDE} px",
     )
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate at the start")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate at the start (default {SCRATCH['lr']}, "
+                   f"with --from {FINE_TUNING['lr']})")
     p.add_argument("--lr-final", type=float, default=0.05, metavar="FRACTION",
                    help="share of --lr left at the end (the rate decays along a half cosine)")
+    p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, metavar="N",
+                   help="with a video file for DIRECTORY: how many frames to sample, evenly over its length")
     p.add_argument("--val", metavar="DIR", help="folder of validation photos (default: hold out --val-fraction)")
     p.add_argument("--val-fraction", type=float, default=0.05, help="share of DIRECTORY held out for validation")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, shuffles, crops and initial weights")
@@ -41,7 +58,6 @@ def register(sub, name: str, help: str) -> None:
                    "follows --epochs, so a different --epochs finishes the run sooner or later along its own curve")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_run_options(p)
-    p.set_defaults(func=functools.partial(run, parser=p))
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -71,6 +87,7 @@ class _Progress:
     def on_run_start(self, run: dict) -> None:
         from tqdm import tqdm
 
+        print(validation_line(run), file=sys.stderr)
         self.epochs, batches = run["config"]["epochs"], run["batches_per_epoch"]
         start = run.get("start_epoch", 0)
         self.bar = tqdm(total=self.epochs * batches, initial=start * batches, unit="batch", disable=not self.enabled,
@@ -91,9 +108,68 @@ class _Progress:
             self.bar.close()
 
 
+def validation_line(run: dict) -> str:
+    """The line that says what a run validates on (a small folder may hold none out)."""
+    n_val, n_train = run["val_photos"], run["train_photos"]
+    if n_val:
+        where = f"from {run['val_dir']}" if run.get("val_dir") else "held out"
+        return f"validation: {n_val} photo(s) {where}, {n_train} to train on; the sample sheets show the darkest"
+    return (f"validation: none ({n_train} photo(s) are too few to hold any out, or --val-fraction is 0; "
+            "give --val DIR for validation losses); the sample sheets show the darkest training photos")
+
+
+def start_from(value: str | None) -> Path | None:
+    """``--from``: ``bundled`` is the bundled checkpoint's file; anything else a weights file."""
+    from ...weights import bundled_path
+
+    if value is None:
+        return None
+    return bundled_path() if value == "bundled" else Path(value)
+
+
+def train_config(args: argparse.Namespace):
+    """The loop's settings from the options: the fine-tuning schedule's defaults with ``--from``."""
+    from ...training.loop import TrainConfig
+
+    given = {k: getattr(args, k) for k in ("epochs", "lr") if getattr(args, k) is not None}
+    settings = dict(batch_size=args.batch_size, crop=args.crop, lr_final=args.lr_final,
+                    val_fraction=args.val_fraction, seed=args.seed, device=args.device, **given)
+    return TrainConfig.fine_tuning(**settings) if args.start_from else TrainConfig(**settings)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """One-line errors for option values out of range, before anything is read or written."""
+    from ...training.runs import keep_best_metrics
+
+    if args.keep_best and args.keep_best not in keep_best_metrics():
+        raise ValueError(f"--keep-best={args.keep_best} is not a metric; use one of {', '.join(keep_best_metrics())}")
+    if not 0 <= args.lr_final <= 1:
+        raise ValueError(f"--lr-final={args.lr_final} is invalid; use a share of --lr from 0 to 1, e.g. 0.05 (1: a constant rate)")
+    if not 0 <= args.val_fraction < 1:
+        raise ValueError(f"--val-fraction={args.val_fraction} is invalid; use a share from 0 to below 1, e.g. 0.05")
+    if args.sample_every < 1:
+        raise ValueError(f"--sample-every={args.sample_every} is invalid; use 1 or more epochs")
+    if args.frames < 1:
+        raise ValueError(f"--frames={args.frames} is invalid; sample 1 or more frames of a video")
+
+
+def video_frames(args: argparse.Namespace, folder: Path) -> dict | None:
+    """With a video file for DIRECTORY: its frames sampled into ``folder`` (once), ``args.directory`` pointed there.
+
+    Returns the clip's description (:func:`zdce_core.training.frames.sample_frames`), ``None`` for a folder.
+    """
+    from ...training.frames import frames_of, is_video
+
+    if not is_video(args.directory):
+        return None
+    described = frames_of(args.directory, folder, count=args.frames, max_side=2 * args.crop)
+    args.directory = str(folder)
+    return described
+
+
 def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace, **changes) -> str:
-    """The ``zdce train`` command that gives ``args`` (with ``changes``), options at their defaults left out."""
-    words = ["zdce", "train"]
+    """The command (``zdce train``, ``zdce sweep``) that gives ``args`` (with ``changes``), options at their defaults left out."""
+    words = shlex.split(parser.prog)
     for action in parser._actions:
         if action.dest in ("help", "func"):
             continue
@@ -111,51 +187,60 @@ def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace, **ch
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from ...training import trackers as tracking
-    from ...training.loop import TrainConfig, _state_path, train
-    from ...training.runs import RunRecorder, keep_best_metrics
+    from ...training.loop import _state_path
 
-    if args.keep_best and args.keep_best not in keep_best_metrics():
-        raise ValueError(f"--keep-best={args.keep_best} is not a metric; use one of {', '.join(keep_best_metrics())}")
-    if not 0 <= args.lr_final <= 1:
-        raise ValueError(f"--lr-final={args.lr_final} is invalid; use a share of --lr from 0 to 1, e.g. 0.05 (1: a constant rate)")
-    if not 0 <= args.val_fraction < 1:
-        raise ValueError(f"--val-fraction={args.val_fraction} is invalid; use a share from 0 to below 1, e.g. 0.05")
-    if args.sample_every < 1:
-        raise ValueError(f"--sample-every={args.sample_every} is invalid; use 1 or more epochs")
-    output = Path(args.output)
-    runs_dir = Path(args.runs_dir) if args.runs_dir else output.parent / "runs"
-    name = args.name or time.strftime("%Y%m%d-%H%M%S")
-    folder = runs_dir / name
+    check_options(args)
+    args.name = args.name or time.strftime("%Y%m%d-%H%M%S")
+    try:
+        result, recorder = train_run(args)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {_saved(_state_path(Path(args.output)))}; an epoch in progress starts over."
+              f"\nresume with:\n  {command_line(parser, args, resume=True)}", file=sys.stderr)
+        return 130
+    _report(result, recorder)
+    return 0
+
+
+def runs_folder(args: argparse.Namespace) -> Path:
+    """``--runs-dir``, by default ``runs/`` beside the output."""
+    return Path(args.runs_dir) if args.runs_dir else Path(args.output).parent / "runs"
+
+
+def train_run(args: argparse.Namespace, *, group: str | None = None):
+    """Train as the options say, as the run ``args.name`` (in a group of runs, for a sweep): ``(TrainResult, RunRecorder)``.
+
+    The run folder records an interruption or a failure before the exception goes on.
+    """
+    from ...training import trackers as tracking
+    from ...training.loop import train
+    from ...training.runs import RunRecorder
+
+    runs_dir = runs_folder(args)
+    folder = runs_dir / args.name
     if folder.exists() and any(folder.iterdir()) and not args.resume:
         raise ValueError(f"{folder}: a run of that name exists; choose another --name, or add --resume to continue it")
     # Every chosen tracker is created (its library imported) before any photo is read: a missing extra fails at once.
     chosen = {t: tracking.create(t) for t in dict.fromkeys(args.tracker)}
-    settings = {k: v for k, v in vars(args).items() if k != "func"} | {"name": name, "runs_dir": str(runs_dir)}
+    settings = {k: v for k, v in vars(args).items() if k != "func"} | {"runs_dir": str(runs_dir)}
+    video = video_frames(args, folder / "frames")
+    if video:
+        settings["video"] = video
     recorder = RunRecorder(folder, settings=settings, trackers=chosen, sample_every=args.sample_every,
-                           keep_best=args.keep_best, tracking_uri=args.tracking_uri, resume=args.resume)
-    config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, crop=args.crop, lr=args.lr, lr_final=args.lr_final,
-        val_fraction=args.val_fraction, seed=args.seed, device=args.device,
-    )
+                           keep_best=args.keep_best, tracking_uri=args.tracking_uri, resume=args.resume, group=group)
     progress = _Progress(not args.quiet)
     try:
-        result = train(
-            args.directory, output, config, val_dir=args.val, resume=args.resume, callbacks=[progress, recorder]
-        )
+        result = train(args.directory, Path(args.output), train_config(args), val_dir=args.val, resume=args.resume,
+                       start_from=start_from(args.start_from), callbacks=[progress, recorder])
     except KeyboardInterrupt:
         progress.close()
         recorder.abort("interrupted")
-        print(f"\ninterrupted: {_saved(_state_path(output))}; an epoch in progress starts over."
-              f"\nresume with:\n  {command_line(parser, args, name=name, resume=True)}", file=sys.stderr)
-        return 130
+        raise
     except BaseException:
         progress.close()
         recorder.abort("failed")
         raise
     progress.close()
-    _report(result, recorder)
-    return 0
+    return result, recorder
 
 
 def _saved(state_path: Path) -> str:
@@ -176,6 +261,9 @@ def _report(result, recorder) -> None:
     print(f"  metrics     {folder / 'metrics.csv'}")
     print(f"  checkpoint  {result.output} (sha256 {recorder.config['sha256'][:16]}..., copy in {folder / 'model.pt'})")
     print(f"  model card  {folder / 'MODEL_CARD.md'}")
+    if recorder.config.get("parent"):
+        parent = recorder.config["parent"]
+        print(f"  parent      {parent['file']} (sha256 {parent['sha256'][:16]}...)")
     if recorder.best:
         print(f"  best        {folder / 'best.pt'} (epoch {recorder.best[0]}, {recorder.keep_best} {recorder.best[1]:.4f})")
     for name in recorder.trackers:

@@ -23,7 +23,8 @@ class RunInfo:
     (nested settings joined with dots); ``folder`` is the run folder, where a tracker
     may keep local files; ``tracking_uri`` is ``--tracking-uri`` (``None``: the
     tracker's local default beside ``runs_dir``); ``resumed`` is true when the run
-    continues an interrupted one.
+    continues an interrupted one; ``group`` names the runs it belongs with (the
+    trials of one ``zdce sweep``), ``None`` for a run of its own.
     """
 
     name: str
@@ -32,6 +33,7 @@ class RunInfo:
     config: dict[str, object]
     tracking_uri: str | None = None
     resumed: bool = False
+    group: str | None = None
 
 
 class Tracker:

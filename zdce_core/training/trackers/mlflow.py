@@ -3,7 +3,9 @@
 Without ``--tracking-uri`` the store is local: a SQLite database
 ``RUNS_DIR/mlflow.db`` (MLflow's file store is retired), with artifacts in
 ``RUNS_DIR/mlartifacts``; ``mlflow ui --backend-store-uri sqlite:///RUNS_DIR/mlflow.db``
-then lists and compares the runs. With a server's URI the same calls go there. The experiment is ``MLFLOW_EXPERIMENT_NAME``
+then lists and compares the runs. With a server's URI the same calls go there. The trials of a
+sweep carry the tag ``zdce.group`` (the sweep's name): group or filter by it in the UI
+(``tags.zdce.group = 'NAME'``). The experiment is ``MLFLOW_EXPERIMENT_NAME``
 (default ``zdce``). Needs ``pip install 'zdce[mlflow]'``.
 """
 
@@ -47,7 +49,8 @@ class MlflowTracker(Tracker):
             else:  # a local store keeps its artifacts beside it, not in the working folder
                 where = (run.runs_dir / "mlartifacts").resolve().as_uri() if local else None
                 experiment_id = client.create_experiment(name, artifact_location=where)
-            self._run_id = client.create_run(experiment_id, run_name=run.name, tags={"zdce.run_folder": str(run.folder.resolve())}).info.run_id
+            tags = {"zdce.run_folder": str(run.folder.resolve()), **({"zdce.group": run.group} if run.group else {})}
+            self._run_id = client.create_run(experiment_id, run_name=run.name, tags=tags).info.run_id
             id_file.write_text(self._run_id + "\n")
             logged = {}
         # MLflow refuses to change a logged param: a resumed run adds only settings it did not have.

@@ -4,7 +4,8 @@ Offline unless ``WANDB_MODE`` says otherwise: the run is written under
 ``RUN_FOLDER/wandb/offline-run-*`` and uploaded later with ``wandb sync``, so
 training never waits on the network. Online, a W&B that cannot be reached
 within ``WANDB_INIT_TIMEOUT`` seconds (default 30) falls back to offline with a
-warning. The project is ``WANDB_PROJECT`` (default ``zdce``). Needs
+warning. The project is ``WANDB_PROJECT`` (default ``zdce``); the trials of a sweep form a
+W&B group named after it. Needs
 ``pip install 'zdce[wandb]'``.
 """
 
@@ -34,7 +35,7 @@ class WandbTracker(Tracker):
         run_id = id_file.read_text().strip() if run.resumed and id_file.exists() else uuid.uuid4().hex[:8]
         options = dict(
             project=os.environ.get("WANDB_PROJECT", "zdce"), name=run.name, id=run_id, resume="allow",
-            dir=str(run.folder), config=run.config,
+            dir=str(run.folder), config=run.config, group=run.group,
         )
         mode = os.environ.get("WANDB_MODE", "offline")
         timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", 30))

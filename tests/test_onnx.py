@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, require_host
-from zdce_core import enhance
+from zdce_core import enhance, enhance_steps
 from zdce_core.io.images import read_image
 from zdce_core.weights import default_model
 
@@ -108,6 +108,11 @@ def test_onnx_engine_matches_numpy_engine_in_every_dtype(exported, tmp_path):
             assert np.abs(got.astype(np.float64) - want).max() / scale <= TOLERANCE, options
     grey = rgb[..., 1]
     assert enhance(grey, channel_axis=None, engine="onnx").shape == grey.shape
+    small = rgb[::4, ::4]
+    previews = enhance_steps(small, engine="onnx", dtype=np.uint8)
+    for k in (0, 3, 7):
+        np.testing.assert_array_equal(previews[k], enhance(small, k + 1, engine="onnx", dtype=np.uint8))
+        assert np.abs(previews[k].astype(int) - enhance(small, k + 1, dtype=np.uint8)).max() <= 1
     with pytest.raises(ValueError, match="engine='cuda' is invalid"):
         enhance(rgb, engine="cuda")
     with pytest.raises(ValueError, match="is an ONNX graph; run it with engine='onnx'"):

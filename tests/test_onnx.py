@@ -149,11 +149,16 @@ def test_malformed_or_non_finite_model_is_refused_in_one_line(exported, tmp_path
     weight.CopyFrom(onnx.numpy_helper.from_array(values, weight.name))
     nan = tmp_path / "nan.onnx"
     nan.write_bytes(broken.SerializeToString())
+    huge = onnx.load(str(path))
+    weight = next(t for t in huge.graph.initializer if t.name == "conv1.weight")
+    weight.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(weight) * np.float32(1e6), weight.name))
+    (tmp_path / "huge.onnx").write_bytes(huge.SerializeToString())
     network = tmp_path / "network.onnx"
     assert _zdce("export", "--network-only", "-o", str(network)).returncode == 0
     cases = {
         text: "notes.onnx: not a valid ONNX model",
         nan: "nan.onnx: conv3.weight holds NaN or infinite values",
+        tmp_path / "huge.onnx": "huge.onnx: conv1.weight holds values up to",
         network: "network.onnx: not a whole-enhancer graph from zdce export",
     }
     for model, message in cases.items():

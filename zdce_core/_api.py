@@ -19,7 +19,7 @@ from .maths.network import Network
 from .maths.render import render
 from .maths.resample import FULL_SCALE
 from .params import DEFAULT_ENGINE, MAX_STEPS, check_denoise, check_engine, check_steps, check_strength
-from .runtime import OnnxModel, load_onnx, render_onnx
+from .runtime import OnnxModel, finish, load_onnx, run_graph
 from .threads import check_threads
 from .weights import default_model, load_model
 
@@ -175,22 +175,29 @@ def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None, dt
     return result if result.dtype == dtype else result.astype(dtype)
 
 
+def _finite(maps: np.ndarray) -> np.ndarray:
+    # The curves of finite maps keep every pixel finite: the maps are the one place NaN can enter.
+    if not np.isfinite(maps).all():
+        raise ValueError("the model's curve maps for this image are not finite; its weights are broken (retrain or re-export it)")
+    return maps
+
+
 def _curve_maps(colour, net, options):
     planes, photo_key = network_input(colour, size=options["size"])
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, as an error
-        maps = net(planes)
-    if not np.isfinite(maps).all():
-        # The curves of finite maps keep every pixel finite: this is the one place NaN can enter.
-        raise ValueError("the model's curve maps for this image are not finite; its weights are broken (retrain or re-export it)")
+        maps = _finite(net(planes))
     if options["strength"] == "auto":
         return maps * np.float32(darkness(photo_key)), 1.0
     return maps, options["strength"]
 
 
 def _run_onnx(colour, net, steps, options):
-    return render_onnx(
-        colour, net, steps=steps, strength=options["strength"], denoise=options["denoise"],
-        dtype=_native(options["dtype"]), size=options["size"], threads=options["threads"],
+    result, maps, applied = run_graph(
+        colour, net, steps=steps, strength=options["strength"], size=options["size"], threads=options["threads"]
+    )
+    return finish(
+        colour, result, _finite(maps), applied, steps=steps, denoise=options["denoise"],
+        dtype=_native(options["dtype"]), threads=options["threads"],
     )
 
 

@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from .maths.denoise import noise_filter
-from .maths.network import Network
+from .maths.network import SHAPES, Network
 from .maths.render import render
 from .maths.resample import unit_scale
+from .weights import check_state
 
 EXTRA_HINT = "pip install 'zdce[onnx]'"
 
@@ -85,10 +86,12 @@ def load_onnx(path: str | os.PathLike) -> OnnxModel:
             f"{path}: not a whole-enhancer graph from zdce export (inputs {list(names[0])}, outputs {list(names[1])}); "
             "export one with: zdce export -o model.onnx"
         )
-    for tensor in model.graph.initializer:
-        array = numpy_helper.to_array(tensor)
+    arrays = {tensor.name: numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
+    # DCE-Net's weights by the checkpoint rules (keys, shapes, finite, magnitude); the graph's own constants finite.
+    check_state({key: array for key, array in arrays.items() if key in SHAPES}, path)
+    for name, array in arrays.items():
         if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ValueError(f"{path}: {tensor.name} holds NaN or infinite values; the model is broken")
+            raise ValueError(f"{path}: {name} holds NaN or infinite values; the model is broken")
     return OnnxModel(path, data, int(props[SIZE_KEY]))
 
 
@@ -127,18 +130,10 @@ def session(model: Network | OnnxModel, *, size: int, threads: int):
     return made
 
 
-def render_onnx(
-    rgb: np.ndarray,
-    model: Network | OnnxModel,
-    *,
-    steps: int,
-    strength: float | str,
-    denoise: bool,
-    dtype: np.dtype,
-    size: int,
-    threads: int,
-) -> np.ndarray:
-    """``enhance``'s result for a checked C-contiguous ``(H, W, 3)`` image, from ONNX Runtime.
+def run_graph(
+    rgb: np.ndarray, model: Network | OnnxModel, *, steps: int, strength: float | str, size: int, threads: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The graph on a checked C-contiguous ``(H, W, 3)`` image: float32 ``(H, W, 3)`` result, maps, applied strength.
 
     ``strength="auto"`` is the graph's negative strength; the other arguments
     are as :func:`zdce_core.enhance` checked them.
@@ -154,8 +149,14 @@ def render_onnx(
     }
     enhanced, applied, maps = run.run(list(_OUTPUTS), feeds)
     del image
-    result = np.ascontiguousarray(enhanced[0].transpose(1, 2, 0))
-    del enhanced
-    band_filter = noise_filter(rgb, maps[0], steps=steps, strength=float(applied[0])) if denoise else None
+    return np.ascontiguousarray(enhanced[0].transpose(1, 2, 0)), maps[0], float(applied[0])
+
+
+def finish(
+    rgb: np.ndarray, result: np.ndarray, maps: np.ndarray, applied: float, *, steps: int, denoise: bool,
+    dtype: np.dtype, threads: int,
+) -> np.ndarray:
+    """:func:`run_graph`'s ``result`` for ``rgb``, denoised if asked and converted to ``dtype``."""
+    band_filter = noise_filter(rgb, maps, steps=steps, strength=applied) if denoise else None
     # No curve steps: the band filter, the clip and render's dtype conversion, exactly as the NumPy engine ends.
-    return render(result, maps[0], steps=0, strength=0.0, dtype=dtype, band_filter=band_filter, threads=threads)
+    return render(result, maps, steps=0, strength=0.0, dtype=dtype, band_filter=band_filter, threads=threads)

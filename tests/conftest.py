@@ -39,3 +39,7 @@ def shared_photo() -> Path:
     if not path.exists():
         pytest.skip(f"shared test data missing: {path}")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz", type=int, default=None, metavar="N", help="cases for tests/test_faults_fuzz.py (default 300)")

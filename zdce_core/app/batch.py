@@ -281,7 +281,10 @@ def run(
 
     Once ``stop`` is set (by the caller's Ctrl-C or SIGTERM handler), no new
     photo is started; those in progress are finished and reported, and the
-    results so far are returned. Jobs never started have no result.
+    results so far are returned. Jobs never started have no result. If the
+    run is aborted (an exception, such as a second Ctrl-C), outputs written
+    during it are reported done before the exception goes on, so the results
+    match what is on disk.
     """
     from ..threads import available_cores
 
@@ -308,16 +311,34 @@ def run(
         remove_stale(folder)
     if settings.threads is None:
         settings = replace(settings, threads=max(1, available_cores() // workers))
-    if execute is not None:
-        execute(pending, settings, settle, stop)
-    elif workers == 1:
-        for job in pending:
-            if stop.is_set():
-                break
-            settle(process(job, settings))
-    else:
-        _run_parallel(pending, settings, workers, settle, stop)
+    started = time.time()
+    try:
+        if execute is not None:
+            execute(pending, settings, settle, stop)
+        elif workers == 1:
+            for job in pending:
+                if stop.is_set():
+                    break
+                settle(process(job, settings))
+        else:
+            _run_parallel(pending, settings, workers, settle, stop)
+    except BaseException:
+        # Aborted (a second Ctrl-C): photos already on a worker or a thread may still have been
+        # written. Atomic writes make any such output whole; the summary must count it as on disk.
+        _settle_written(pending, results, started, settle)
+        raise
     return results
+
+
+def _settle_written(jobs: Sequence[Job], results: list[Result], since: float, settle: Callable[[Result], None]) -> None:
+    settled = {r.source for r in results}
+    for job in jobs:
+        try:
+            written = job.source not in settled and job.target.stat().st_mtime >= since - 1  # coarse file-system clocks
+        except OSError:
+            continue
+        if written:
+            settle(Result(job.source, job.target, DONE, "finished while the run was stopping"))
 
 
 def _run_parallel(

@@ -23,7 +23,7 @@ def register(sub, name: str, help: str) -> None:
             "Enhance every photo named by INPUT (files, folders, quoted globs such as 'shots/*.jpg') into "
             "OUTDIR, keeping names, formats, bit depth, alpha, EXIF, ICC profile and DPI. Inputs are never "
             "written over. Exit status: 0 when nothing failed, 1 when any file failed, 2 on a usage error, "
-            "130 after Ctrl-C, 143 after SIGTERM."
+            "130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP."
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob (or a file:// URL of one)")

@@ -32,8 +32,8 @@ def main() -> None:
 
     import torch
 
+    from zdce_core.contract import ESTIMATE_SIDE
     from zdce_core.io.images import list_images
-    from zdce_core.maths.estimator import ESTIMATE_SIDE
     from zdce_core.training.loop import TrainConfig, train
 
     files = list_images(args.data)

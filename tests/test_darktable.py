@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from conftest import require_host
-from zdce_core import enhance, params
+from zdce_core import contract, enhance
 from zdce_core.adapters import manager as plugins
 from zdce_core.adapters.hookspecs import InstallOptions
 from zdce_core.io.images import read_image
@@ -323,8 +323,8 @@ def test_export_module_widgets_reach_the_engine_and_are_remembered(lua_cpath, tm
     # Registered preferences and their defaults: the engine install recorded, 8 steps, 16-bit TIFF.
     assert seen["executable"] == [adapter.engine_executable(sys.executable)]
     assert seen["format"] == [TIFF]
-    # The widgets start from the engine's defaults (filled in from zdce_core.params at install).
-    assert seen["widgets"] == [str(params.DEFAULT_STEPS), "auto (by exposure)", str(params.DEFAULT_DENOISE).lower()]
+    # The widgets start from the engine's defaults (filled in from zdce_core.contract at install).
+    assert seen["widgets"] == [str(contract.DEFAULT_STEPS), "auto (by exposure)", str(contract.DEFAULT_DENOISE).lower()]
     assert seen["changed"][0] == "20 %"
     assert seen["enhance"][0] == "true", seen["enhance"]
     result = photo.with_name(photo.stem + "_zdce.tif")

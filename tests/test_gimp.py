@@ -365,11 +365,13 @@ def test_install_is_idempotent_and_uninstall_removes_only_its_folder(tmp_path):
     assert os.access(script, os.X_OK)
     text = script.read_text()
     assert f"\nENGINE_PYTHON = {sys.executable!r}\n" in text
-    # The parameter contract, filled in: GIMP's Python cannot import zdce_core.params.
-    from zdce_core import params
+    # The contract's values, filled in: GIMP's Python cannot import zdce_core.contract.
+    from zdce_core import contract
 
     for name in ("MIN_STEPS", "MAX_STEPS", "DEFAULT_STEPS", "DEFAULT_STRENGTH", "DEFAULT_DENOISE"):
-        assert f"\n{name} = {getattr(params, name)!r}\n" in text
+        assert f"\n{name} = {getattr(contract, name)!r}\n" in text
+    assert f"\nSTRENGTH_LEVELS = {list(contract.STRENGTH_LEVELS)!r}\n" in text
+    assert f"\nFLOAT_BYTES = {contract.WIRE_FLOAT_BYTES!r}\n" in text
     assert gimp_adapter.is_installed(options)
     assert gimp_adapter.uninstall(options).paths == [script.parent]
     assert not script.parent.exists() and neighbour.is_dir()

@@ -1,4 +1,4 @@
-"""The public API: ``enhance(image, steps=8, ...)`` on NumPy arrays.
+"""The public API: ``enhance(image, steps, ...)`` on NumPy arrays.
 
 Validation happens once, here, at the NumPy boundary; everything below works
 on checked, C-contiguous ``(H, W, 3)`` arrays.
@@ -11,14 +11,22 @@ import os
 
 import numpy as np
 
+from .contract import (
+    DEFAULT_DENOISE,
+    DEFAULT_ENGINE,
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
+    ESTIMATE_SIDE,
+    MAX_ESTIMATE_SIDE,
+    MAX_STEPS,
+)
 from .maths.denoise import noise_filter
-from .maths.estimate import MAX_SIZE, network_input
-from .maths.estimator import ESTIMATE_SIDE
+from .maths.estimate import network_input
 from .maths.exposure import darkness
 from .maths.network import Network
 from .maths.render import render
 from .maths.resample import FULL_SCALE
-from .params import DEFAULT_ENGINE, MAX_STEPS, check_denoise, check_engine, check_steps, check_strength
+from .params import check_denoise, check_engine, check_steps, check_strength
 from .runtime import OnnxModel, finish, load_onnx, run_graph
 from .threads import check_threads
 from .weights import default_model, load_model
@@ -105,9 +113,9 @@ def _check_image(image, channel_axis: int | None) -> np.ndarray:
 
 
 def _check_estimate_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_SIZE:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= MAX_ESTIMATE_SIDE:
         raise ValueError(
-            f"estimate_size={size!r} is invalid; use an integer from 1 to {MAX_SIZE} "
+            f"estimate_size={size!r} is invalid; use an integer from 1 to {MAX_ESTIMATE_SIDE} "
             f"(default {ESTIMATE_SIDE}, the size the bundled network is trained at)"
         )
     return int(size)
@@ -211,10 +219,10 @@ def _render(colour, maps, steps, scale, options):
 
 def enhance(
     image,
-    steps: int = 8,
+    steps: int = DEFAULT_STEPS,
     *,
-    strength: float | str = "auto",
-    denoise: bool = True,
+    strength: float | str = DEFAULT_STRENGTH,
+    denoise: bool = DEFAULT_DENOISE,
     channel_axis: int | None = -1,
     dtype=None,
     estimate_size: int = ESTIMATE_SIDE,
@@ -313,8 +321,8 @@ def enhance(
 def enhance_steps(
     image,
     *,
-    strength: float | str = "auto",
-    denoise: bool = True,
+    strength: float | str = DEFAULT_STRENGTH,
+    denoise: bool = DEFAULT_DENOISE,
     channel_axis: int | None = -1,
     dtype=None,
     estimate_size: int = ESTIMATE_SIDE,

@@ -1,8 +1,9 @@
 """The one parameter contract: what ``steps``, ``strength`` and ``denoise`` accept.
 
 The API, the command line, the GIMP hostbridge, the ImageMagick delegate and
-the host scripts (filled in at install time) all check settings here, so a
-range or a spelling is defined once. Each ``check_*`` takes a Python value,
+the host scripts (filled in at install time) all check settings here, against
+the ranges and defaults of :mod:`zdce_core.contract`, so a range or a spelling
+is defined once. Each ``check_*`` takes a Python value,
 each ``parse_*`` the text a user typed (an option, an environment variable);
 both raise :class:`ValueError` naming the setting, the value and what to use.
 """
@@ -11,17 +12,7 @@ from __future__ import annotations
 
 import numbers
 
-MIN_STEPS, MAX_STEPS = 1, 8
-"""Curve iterations: DCE-Net predicts one curve map per iteration, eight in all."""
-
-DEFAULT_STEPS = MAX_STEPS
-DEFAULT_STRENGTH = "auto"
-DEFAULT_DENOISE = True
-
-ENGINES = ("numpy", "onnx")
-"""Where the enhancer runs: the NumPy engine, or the exported graph in ONNX Runtime (``zdce[onnx]``)."""
-
-DEFAULT_ENGINE = "numpy"
+from .contract import ENGINES, MAX_STEPS, MIN_STEPS
 
 _TRUE = ("1", "yes", "true", "on")
 _FALSE = ("0", "no", "false", "off")

@@ -3,8 +3,8 @@
 Installing copies ``zdce_enhance.lua`` to ``CONFIGDIR/lua/contrib/`` (CONFIGDIR is
 ``--prefix``, else ``$XDG_CONFIG_HOME/darktable``, else ``~/.config/darktable``),
 with the absolute path of the engine's ``zdce`` written in as the default of its
-"zdce executable" preference and the ranges and defaults of :mod:`zdce_core.params`
-for its export-module widgets, and adds one ``require`` line to ``CONFIGDIR/luarc``.
+"zdce executable" preference and the ranges, defaults and strength levels of
+:mod:`zdce_core.contract` for its export-module widgets, and adds one ``require`` line to ``CONFIGDIR/luarc``.
 Uninstalling removes exactly that line and that file.
 """
 
@@ -17,7 +17,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from zdce_core import params
+from zdce_core import contract
 from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
 from zdce_core.adapters.hosts import existing_mode, fill_in, probe_version, user_config_dir
 from zdce_core.io.atomic import atomic_path
@@ -65,22 +65,30 @@ def lua_string(text: str) -> str:
 
 
 def lua_value(value: object) -> str:
-    """A Python bool, int or str as a Lua literal."""
+    """A Python bool, int, str, or list of them, as a Lua literal.
+
+    >>> lua_value(["auto", 0.5, True])
+    '{ "auto", "0.5", true }'
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return "{ " + ", ".join(lua_value(item) for item in value) + " }"
     return str(value) if isinstance(value, int) else lua_string(str(value))
 
 
 def script_text(engine: str) -> str:
-    """The Lua script with ``engine`` as its recorded default engine and the parameter contract filled in."""
+    """The Lua script with ``engine`` as its recorded default engine and the contract's values filled in."""
     template = resources.files(__name__).joinpath(SCRIPT).read_text(encoding="utf-8")
     values = {
         "INSTALLED_ENGINE": engine,
-        "MIN_STEPS": params.MIN_STEPS,
-        "MAX_STEPS": params.MAX_STEPS,
-        "DEFAULT_STEPS": params.DEFAULT_STEPS,
-        "DEFAULT_STRENGTH": params.DEFAULT_STRENGTH,
-        "DEFAULT_DENOISE": params.DEFAULT_DENOISE,
+        "MIN_STEPS": contract.MIN_STEPS,
+        "MAX_STEPS": contract.MAX_STEPS,
+        "DEFAULT_STEPS": contract.DEFAULT_STEPS,
+        "DEFAULT_STRENGTH": contract.DEFAULT_STRENGTH,
+        "DEFAULT_DENOISE": contract.DEFAULT_DENOISE,
+        # The preference stores the text `zdce batch --strength` takes.
+        "STRENGTHS": ["auto", *map(str, contract.STRENGTH_LEVELS)],
     }
     return fill_in(template, {k: lua_value(v) for k, v in values.items()}, "local {name} = ", source=SCRIPT)
 

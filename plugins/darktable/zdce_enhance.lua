@@ -35,15 +35,15 @@ local MIN_API = { 7, 0 }
 local FORMATS = { tiff = "TIFF (16-bit)", jpeg = "JPEG" }
 local JPEG_QUALITY = 95
 -- `zdce install darktable` fills these in: the engine it was run from, and the
--- ranges and defaults of zdce_core.params (the engine's one parameter definition).
+-- ranges, defaults and strength levels of zdce_core.contract (the engine's one definition).
 local INSTALLED_ENGINE = nil
 local MIN_STEPS = nil
 local MAX_STEPS = nil
 local DEFAULT_STEPS = nil
 local DEFAULT_STRENGTH = nil
 local DEFAULT_DENOISE = nil
--- Strength: automatic (by exposure), or a fixed share of the trained curves.
-local STRENGTHS = { "auto", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.0" }
+-- Strength: "auto" (by exposure), or a fixed share of the trained curves.
+local STRENGTHS = nil
 
 -- `_` is gettext, as in darktable's own scripts: throwaway variables get other names.
 local gettext = dt.gettext

@@ -3,8 +3,9 @@
 GIMP 3 loads a Python plug-in from ``PROFILE/plug-ins/NAME/NAME.py`` (folder
 and file share a name; the file must be executable). The installed copy
 carries the path of the engine's interpreter, because GIMP runs plug-ins
-with its own Python, which has no torch, and the ranges and defaults of
-:mod:`zdce_core.params`, because it cannot import them.
+with its own Python, which has no torch, and what it needs of
+:mod:`zdce_core.contract` (ranges and defaults, the menu's strengths, the
+wire format's value size), because it cannot import it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from zdce_core import params
+from zdce_core import contract
 from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
 from zdce_core.adapters.hosts import fill_in, probe_version, user_config_dir
 from zdce_core.io.atomic import atomic_path
@@ -39,15 +40,17 @@ def plugin_dir(options: InstallOptions) -> Path:
 
 
 def plugin_source(python: str) -> str:
-    """The plug-in script with ``python`` as the engine interpreter and the parameter contract filled in."""
+    """The plug-in script with ``python`` as the engine interpreter and the contract's values filled in."""
     template = resources.files(__name__).joinpath(PLUGIN, f"{PLUGIN}.py").read_text(encoding="utf-8")
     values = {
         "ENGINE_PYTHON": python,
-        "MIN_STEPS": params.MIN_STEPS,
-        "MAX_STEPS": params.MAX_STEPS,
-        "DEFAULT_STEPS": params.DEFAULT_STEPS,
-        "DEFAULT_STRENGTH": params.DEFAULT_STRENGTH,
-        "DEFAULT_DENOISE": params.DEFAULT_DENOISE,
+        "MIN_STEPS": contract.MIN_STEPS,
+        "MAX_STEPS": contract.MAX_STEPS,
+        "DEFAULT_STEPS": contract.DEFAULT_STEPS,
+        "DEFAULT_STRENGTH": contract.DEFAULT_STRENGTH,
+        "DEFAULT_DENOISE": contract.DEFAULT_DENOISE,
+        "STRENGTH_LEVELS": list(contract.STRENGTH_LEVELS),
+        "FLOAT_BYTES": contract.WIRE_FLOAT_BYTES,
     }
     return fill_in(template, {k: repr(v) for k, v in values.items()}, "{name} = ", source=f"{PLUGIN}.py")
 

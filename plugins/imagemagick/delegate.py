@@ -6,14 +6,15 @@ user wrote it, the name messages use). The enhanced image goes to exactly
 ``OUT`` as PNG, whatever its name (ImageMagick recognises PNG by content),
 16-bit when the input was, with alpha, EXIF (orientation applied, tag reset),
 ICC profile and DPI carried over. Settings come from the environment, since
-ImageMagick passes no options to delegates:
+ImageMagick passes no options to delegates, with the ranges and defaults of
+:mod:`zdce_core.contract`:
 
 ``ZDCE_STEPS``
-    curve iterations, 1..8 (default 8)
+    curve iterations (``zdce enhance --steps``)
 ``ZDCE_STRENGTH``
-    0..1 or ``auto`` (default auto)
+    0..1 or ``auto`` (``--strength``)
 ``ZDCE_DENOISE``
-    1/0, yes/no, true/false, on/off (default 1)
+    1/0, yes/no, true/false, on/off (on by default; ``--no-denoise``)
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from collections.abc import Mapping
 
 def settings(environ: Mapping[str, str]) -> dict[str, object]:
     """``enhance`` keyword arguments from ``ZDCE_*`` variables; ValueError naming a bad one."""
-    from zdce_core import params
+    from zdce_core import contract, params
+
+    def setting(name: str, parse, default):
+        text = environ.get(name)
+        return default if text is None else parse(text, name=name)
 
     return {
-        "steps": params.parse_steps(environ.get("ZDCE_STEPS", str(params.DEFAULT_STEPS)), name="ZDCE_STEPS"),
-        "strength": params.parse_strength(environ.get("ZDCE_STRENGTH", params.DEFAULT_STRENGTH), name="ZDCE_STRENGTH"),
-        "denoise": params.parse_denoise(environ.get("ZDCE_DENOISE", "1"), name="ZDCE_DENOISE"),
+        "steps": setting("ZDCE_STEPS", params.parse_steps, contract.DEFAULT_STEPS),
+        "strength": setting("ZDCE_STRENGTH", params.parse_strength, contract.DEFAULT_STRENGTH),
+        "denoise": setting("ZDCE_DENOISE", params.parse_denoise, contract.DEFAULT_DENOISE),
     }
 
 
@@ -42,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     source, target = argv[:2]
     name = argv[2] if len(argv) == 3 else source
     try:
+        from zdce_core.app.console import mute_codec_loggers
         from zdce_core.threads import configure_command_process
 
         configure_command_process()  # before NumPy loads
+        mute_codec_loggers()
         options = settings(os.environ)
         from zdce_core import enhance
         from zdce_core.io.images import read_photo, write_photo

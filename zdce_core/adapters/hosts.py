@@ -40,7 +40,7 @@ def fill_in(template: str, values: dict[str, str], line: str, *, source: str) ->
     """``template`` with each line ``line.format(name=NAME)`` + anything replaced by that line + ``values[NAME]``.
 
     Host scripts carry placeholder lines (``NAME = ...``) that installation
-    fills in, e.g. with the engine's path and :mod:`zdce_core.params`' ranges;
+    fills in, e.g. with the engine's path and :mod:`zdce_core.contract`'s ranges;
     ValueError names ``source`` if a placeholder is not there exactly once.
     """
     for name, value in values.items():

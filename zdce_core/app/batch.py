@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from ..contract import DEFAULT_DENOISE, DEFAULT_ENGINE, DEFAULT_STEPS, DEFAULT_STRENGTH, JPEG_QUALITY
 from ..io.atomic import remove_stale
 
 if TYPE_CHECKING:  # the engine and photo I/O load with the first photo: `zdce --help` stays quick
@@ -76,15 +77,15 @@ class Settings:
         ``"numpy"`` or ``"onnx"`` (ONNX Runtime), as :func:`zdce_core.enhance`'s ``engine``.
     """
 
-    steps: int = 8
-    strength: float | str = "auto"
-    denoise: bool = True
-    quality: int = 92
+    steps: int = DEFAULT_STEPS
+    strength: float | str = DEFAULT_STRENGTH
+    denoise: bool = DEFAULT_DENOISE
+    quality: int = JPEG_QUALITY
     subsampling: str | None = None
     max_pixels: int | None = Image.MAX_IMAGE_PIXELS
     threads: int | None = None
     model: Network | OnnxModel | None = None
-    engine: str = "numpy"
+    engine: str = DEFAULT_ENGINE
 
 
 @dataclass

@@ -73,6 +73,25 @@ def _drop(stream: TextIO) -> None:
         os.close(null)
 
 
+CODEC_LOGGERS = ("imagecodecs", "tifffile")
+"""Libraries that log what a command reports itself: libpng's warnings (one for every interlaced
+file, one for trailing data) and tifffile's complaints about damaged tags."""
+
+
+def mute_codec_loggers() -> None:
+    """Give the codec loggers a handler that drops their records, for a command's whole process.
+
+    With no logging configured, Python's last resort would print them; a
+    NullHandler stops only that, so an application's own handlers still
+    receive the records. Programs call this at start; the library never
+    touches other libraries' loggers.
+    """
+    for name in CODEC_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
 @contextlib.contextmanager
 def quiet_decoders() -> Iterator[None]:
     """Silence third-party decoders within the block; the command's own stderr output still shows."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..maths.estimator import ESTIMATE_SIDE
+from ..contract import ESTIMATE_SIDE
 from ..maths.network import Network
 
 

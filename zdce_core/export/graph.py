@@ -34,10 +34,19 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..contract import (
+    BLACK_HIGH,
+    BLACK_LOW,
+    CURVE_ITERATIONS,
+    ESTIMATE_SIDE,
+    KEY_DARK,
+    KEY_FINE,
+    KEY_STOPS,
+    MAX_STEPS,
+    NETWORK_INPUTS,
+)
 from ..maths import exposure
-from ..maths.estimator import ESTIMATE_SIDE, KEY_STOPS
-from ..maths.network import INPUTS, LAYERS, Network
-from ..params import MAX_STEPS
+from ..maths.network import LAYERS, Network
 
 OPSET = 17
 """ONNX opset of the graph: Resize's ``half_pixel`` mode, ``LessOrEqual`` and int64 ``Min`` are all older;
@@ -128,7 +137,7 @@ def _key(g: _Graph, small: str) -> str:
     """:func:`zdce_core.maths.exposure.key` of each photo's small copy, as ``(N, 1, 1, 1)``."""
     eps = g.const(exposure._EPS)
     level = g.op("ReduceMean", small, axes=[1], keepdims=1)
-    weight = _smoothstep(g, level, exposure.BLACK_LOW, exposure.BLACK_HIGH)
+    weight = _smoothstep(g, level, BLACK_LOW, BLACK_HIGH)
     total = g.op("ReduceSum", weight, g.ints(1, 2, 3), keepdims=1)
     logs = g.op("ReduceSum", g.op("Mul", weight, g.op("Log", g.op("Add", level, eps))), g.ints(1, 2, 3), keepdims=1)
     value = g.op("Max", g.op("Sub", g.op("Exp", g.op("Div", logs, total)), eps), g.const(0.0))
@@ -173,7 +182,7 @@ def _forward(g: _Graph, net: Network, planes: str, out: str) -> str:
 
 def _darkness(g: _Graph, key: str) -> str:
     """:func:`zdce_core.maths.exposure.darkness`: the guard's factor for ``strength="auto"``."""
-    return g.op("Sub", g.const(1.0), _smoothstep(g, key, exposure.KEY_DARK, exposure.KEY_FINE))
+    return g.op("Sub", g.const(1.0), _smoothstep(g, key, KEY_DARK, KEY_FINE))
 
 
 def _render(g: _Graph, image: str, maps: str, steps: str, strength: str) -> str:
@@ -230,7 +239,7 @@ def enhancer_model(net: Network, *, size: int = ESTIMATE_SIDE) -> onnx.ModelProt
     outputs = [
         helper.make_tensor_value_info("enhanced", _F, ["N", 3, "H", "W"]),
         helper.make_tensor_value_info("applied_strength", _F, ["N"]),
-        helper.make_tensor_value_info("maps", _F, ["N", 3 * MAX_STEPS, "h", "w"]),
+        helper.make_tensor_value_info("maps", _F, ["N", 3 * CURVE_ITERATIONS, "h", "w"]),
     ]
     return _model(g, inputs, outputs, ENHANCER, {SIZE_KEY: str(size)})
 
@@ -239,6 +248,6 @@ def network_model(net: Network) -> onnx.ModelProto:
     """DCE-Net alone: ``planes`` float32 ``(N, 4, h, w)`` (the small copy and its key plane) to ``maps`` ``(N, 24, h, w)``."""
     g = _Graph()
     _forward(g, net, "planes", out="maps")
-    inputs = [helper.make_tensor_value_info("planes", _F, ["N", INPUTS, "h", "w"])]
-    outputs = [helper.make_tensor_value_info("maps", _F, ["N", 3 * MAX_STEPS, "h", "w"])]
+    inputs = [helper.make_tensor_value_info("planes", _F, ["N", NETWORK_INPUTS, "h", "w"])]
+    outputs = [helper.make_tensor_value_info("maps", _F, ["N", 3 * CURVE_ITERATIONS, "h", "w"])]
     return _model(g, inputs, outputs, NETWORK, {})

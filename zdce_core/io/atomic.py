@@ -11,11 +11,12 @@ one still writing, here or on another host or container sharing the folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import secrets
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,8 @@ except ImportError:  # Windows: no advisory locks; temporaries are judged by nam
 
 # 255 bytes is the name limit of ext4, XFS, Btrfs, APFS and NTFS (in UTF-16 units there).
 NAME_MAX = 255
-_RANDOM = 8  # the characters mkstemp adds
+_RANDOM = 8  # random characters in a temporary's name
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _HOST = 8  # hex digits of the host token
 # Older temporaries (zdce before the host token) name only the PID: judged as this host's.
 _STALE = re.compile(r"^\..*\.(?:([0-9a-f]{%d})-)?(\d+)-[a-z0-9_]{%d}\.part$" % (_HOST, _RANDOM), re.DOTALL)
@@ -49,14 +51,20 @@ def _host_token() -> str:
 HOST = _host_token()
 
 
-def _read_umask() -> int:
-    # Read once at import: os.umask can only be read by setting it, which is not thread-safe.
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
+def _create(folder: Path, prefix: str) -> tuple[int, str]:
+    """A new empty file ``folder/PREFIX + 8 random characters + .part``, open for writing: ``(fd, path)``.
 
-
-_UMASK = _read_umask()
+    Created with mode 0666 so the process's umask applies as to any file it
+    writes (mkstemp's files are private, and reading the umask means setting
+    it, which races with other threads).
+    """
+    for _ in range(100):
+        name = os.path.join(folder, prefix + "".join(secrets.choice(_LETTERS) for _ in range(_RANDOM)) + ".part")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free name for a temporary file", os.path.join(folder, prefix))
 
 
 def _shortened(name: str, budget: int) -> str:
@@ -79,14 +87,14 @@ def atomic_path(path: str | os.PathLike, *, mode: int | None = None) -> Iterator
     budget = NAME_MAX - len(".") - len(".") - len(marker) - _RANDOM - len(".part")
     prefix = f".{_shortened(path.name, budget)}.{marker}"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=path.parent or ".")
+        fd, tmp = _create(path.parent, prefix)
     except OSError as exc:
         raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from None
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone until replaced: see remove_stale
-        # mkstemp makes the file private (0600); a photo should get the usual umask-based mode.
-        os.chmod(tmp, 0o666 & ~_UMASK if mode is None else mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:

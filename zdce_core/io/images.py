@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import io
-import logging
 import os
 import stat
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..contract import JPEG_QUALITY
 from . import metadata
 from .atomic import atomic_write
 from .metadata import Metadata
@@ -28,13 +28,6 @@ _SPECIAL_FILES = (
 _SUBFILE_TYPE, _BITS_PER_SAMPLE, _PHOTOMETRIC, _SAMPLES_PER_PIXEL = 254, 258, 262, 277  # TIFF tags
 _PHOTOMETRIC_RGB = 2
 _DATA_TAGS = ((273, 279), (324, 325))  # TIFF (offsets, byte counts) of strips and of tiles
-
-# imagecodecs logs libpng's warnings (one for every interlaced file, one for
-# trailing data) and tifffile its complaints about damaged tags; with no
-# logging configured Python would print them. A NullHandler stops only that
-# last resort: an application's own handlers still receive the records.
-for _logger in ("imagecodecs", "tifffile"):
-    logging.getLogger(_logger).addHandler(logging.NullHandler())
 
 
 class ImageReadError(ValueError):
@@ -403,7 +396,7 @@ def write_photo(
     meta: Metadata,
     *,
     fmt: str | None = None,
-    quality: int = 92,
+    quality: int = JPEG_QUALITY,
     subsampling: str | None = None,
     uncompressed: bool = False,
 ) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 from PIL import ExifTags, Image
 
+from ..contract import JPEG_QUALITY
+
 ORIENTATION_TAG = 0x0112
 # The first-directory tags that describe a photo rather than how its pixels
 # are stored. A TIFF's getexif() is its whole first directory (size, bit depth,
@@ -199,7 +201,7 @@ def fit_to(meta: Metadata, array: np.ndarray) -> Metadata:
 
 
 def save_options(
-    meta: Metadata, fmt: str, *, quality: int = 92, subsampling: str | None = None
+    meta: Metadata, fmt: str, *, quality: int = JPEG_QUALITY, subsampling: str | None = None
 ) -> dict[str, object]:
     """Pillow ``save`` options that carry ``meta`` into format ``fmt``.
 

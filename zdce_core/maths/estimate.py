@@ -1,7 +1,7 @@
 """Curve-map estimation at inference: DCE-Net on the small copy the estimator contract defines.
 
 The photo is box-reduced by an integer factor to a copy whose longer side is
-at most ``size`` (:data:`zdce_core.maths.estimator.ESTIMATE_SIDE` by default,
+at most ``size`` (:data:`zdce_core.contract.ESTIMATE_SIDE` by default,
 the size the bundled network is trained at); the network
 (:mod:`zdce_core.maths.network`, NumPy) runs on that copy and its key plane.
 The maps are upsampled to full resolution inside
@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .estimator import ESTIMATE_SIDE, key_plane
+from ..contract import ESTIMATE_SIDE
+from .estimator import key_plane
 from .exposure import key
 from .network import Network
 from .resample import box_reduce, reduction_factor
-
-MAX_SIZE = 1024
-"""Largest ``size`` accepted: the network's cost grows with its square (about 80 kFLOP per pixel)."""
-
 
 def network_input(rgb: np.ndarray, *, size: int = ESTIMATE_SIDE) -> tuple[np.ndarray, float]:
     """The network's input for an ``(H, W, 3)`` image: float32 ``(h, w, 4)`` (the box-reduced copy and its key plane) and the key.

@@ -2,7 +2,7 @@
 
 The key is the log-average brightness (channel mean, as the training losses
 measure it) of the photo's pixels above the black toe (:data:`BLACK_LOW` to
-:data:`BLACK_HIGH`): a black sky or a black background says nothing about
+:data:`BLACK_HIGH`, in :mod:`zdce_core.contract`): a black sky or a black background says nothing about
 how well the scene is exposed, so it does not count. It is computed on the
 copy the network runs on (:mod:`zdce_core.maths.estimator`), and the network
 gets it as its fourth input plane: with a 15-pixel receptive field it sees a
@@ -20,15 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BLACK_LOW, BLACK_HIGH = 0.007, 0.03
-"""Levels below which a pixel or region counts as black, fading in up to the second.
-
-Black pixels do not count in the key, and the training target keeps black
-regions near black (a toe) so night skies and sensor noise are not lifted.
-"""
-
-KEY_DARK, KEY_FINE = 0.2, 0.23
-"""Keys of a photo that ``strength="auto"`` lifts in full and of one it leaves alone (training fades the gain out between them too)."""
+from ..contract import BLACK_HIGH, BLACK_LOW, KEY_DARK, KEY_FINE
 
 _EPS = 1.0 / 255
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..maths.estimator import KEY_STOPS, network_input_factor
-from ..maths.exposure import BLACK_HIGH, BLACK_LOW
+from ..contract import BLACK_HIGH, BLACK_LOW, KEY_STOPS
+from ..maths.estimator import network_input_factor
 
 
 def smoothstep(value: torch.Tensor, low: float, high: float) -> torch.Tensor:

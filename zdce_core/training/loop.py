@@ -26,7 +26,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,40 +36,12 @@ from PIL import Image
 
 from ..io.atomic import atomic_path
 from ..io.images import list_images
-from ..maths.estimator import ESTIMATE_SIDE
 from ..maths.resample import reduction_factor
+from .config import LossWeights, TrainConfig
 from .curves import apply_curves
 from .estimator import estimate_maps
-from .losses import LOSS_NAMES, LossWeights, zero_reference_loss
+from .losses import LOSS_NAMES, zero_reference_loss
 from .model import DCENet
-from .schedule import FINE_TUNING, SCRATCH
-
-
-@dataclass
-class TrainConfig:
-    """Settings of one training run."""
-
-    epochs: int = SCRATCH["epochs"]
-    batch_size: int = 8
-    crop: int = 2 * ESTIMATE_SIDE
-    lr: float = SCRATCH["lr"]
-    lr_final: float = 0.05
-    weight_decay: float = 1e-4
-    grad_clip: float = 0.1
-    val_fraction: float = 0.05
-    seed: int = 0
-    device: str = "auto"
-    weights: LossWeights = field(default_factory=LossWeights)
-
-    @classmethod
-    def fine_tuning(cls, **changes) -> TrainConfig:
-        """The settings for continuing from trained weights: :data:`~zdce_core.training.schedule.FINE_TUNING` over the defaults, then ``changes``.
-
-        >>> c = TrainConfig.fine_tuning(seed=3)
-        >>> (c.epochs, c.lr, c.seed) == (FINE_TUNING["epochs"], FINE_TUNING["lr"], 3)
-        True
-        """
-        return cls(**{**FINE_TUNING, **changes})
 
 
 MIN_VALIDATION = 4
@@ -123,10 +95,8 @@ def learning_rate(config: TrainConfig, progress: float) -> float:
     """The learning rate ``progress`` (0 to 1) of the way through a run: ``lr`` decayed along a half cosine to ``lr * lr_final``.
 
     A function of the step alone, so a resumed run continues on the same
-    schedule. Large steps early, small ones late, so the curves settle: the
-    validation loss over the last four epochs of the bundled checkpoint's
-    run was 0.0409, 0.0408, 0.0398, 0.0398, where the previous checkpoint's,
-    at a constant rate, went 0.0598, 0.0654, 0.0514, 0.0469.
+    schedule. Large steps early, small ones late, so the curves settle (the
+    model card gives the bundled checkpoint's validation losses).
 
     >>> c = TrainConfig(lr=1e-3, lr_final=0.05)
     >>> [round(learning_rate(c, t), 6) for t in (0.0, 0.5, 1.0)]

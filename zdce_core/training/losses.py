@@ -14,12 +14,10 @@ and a brightening-only term are added.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from ..maths.exposure import BLACK_HIGH, BLACK_LOW, KEY_DARK, KEY_FINE
+from .config import LossWeights
 from .estimator import smoothstep
 
 
@@ -50,12 +48,12 @@ def spatial_consistency(enhanced: torch.Tensor, target: torch.Tensor, region: in
     return loss
 
 
-def darkness(photo_key: torch.Tensor, weights: "LossWeights") -> torch.Tensor:
+def darkness(photo_key: torch.Tensor, weights: LossWeights) -> torch.Tensor:
     """How much each image is a dark photo: 1 at key ``key_dark`` or below, 0 at ``key_fine`` or above (the inference guard's rule)."""
     return 1 - smoothstep(photo_key, weights.key_dark, weights.key_fine)
 
 
-def exposure_gain(photo_key: torch.Tensor, weights: "LossWeights") -> torch.Tensor:
+def exposure_gain(photo_key: torch.Tensor, weights: LossWeights) -> torch.Tensor:
     """The gain a photo of key ``photo_key`` is to be lifted by: ``(K / key) ** darkness``.
 
     ``K`` is ``exposure_target``: a dark photo (key ``key_dark`` or less) is
@@ -72,14 +70,14 @@ def exposure_gain(photo_key: torch.Tensor, weights: "LossWeights") -> torch.Tens
     return torch.where(photo_key > 0, gain, torch.ones_like(photo_key))
 
 
-def exposure_target(level: torch.Tensor, gain: torch.Tensor | float, weights: "LossWeights") -> torch.Tensor:
+def exposure_target(level: torch.Tensor, gain: torch.Tensor | float, weights: LossWeights) -> torch.Tensor:
     """The brightness a region of input brightness ``level`` should come out at, in a photo lifted by ``gain``.
 
     Every level is multiplied by the photo's gain, so contrast is kept in
     proportion, with a shoulder above ``shoulder`` (``s + (1 - s) * u / (1 + u)``
     for ``u = (v - s) / (1 - s)``: highlights keep their gradation rather
-    than clip) and never pulled down; below the toe
-    band (``toe_low``..``toe_high``) a region keeps its level, so a black
+    than clip) and never pulled down; below the black
+    levels (``black_low``..``black_high``) a region keeps its level, so a black
     sky stays black. Non-decreasing in ``level``; gain 1 keeps every level.
 
     >>> w = LossWeights()
@@ -94,17 +92,17 @@ def exposure_target(level: torch.Tensor, gain: torch.Tensor | float, weights: "L
     over = (scaled - s).clamp(min=0) / (1 - s)
     shouldered = torch.where(scaled > s, s + (1 - s) * over / (1 + over), scaled)
     lifted = torch.maximum(level, shouldered)
-    return level + (lifted - level) * smoothstep(level, weights.toe_low, weights.toe_high)
+    return level + (lifted - level) * smoothstep(level, weights.black_low, weights.black_high)
 
 
 def exposure_control(
-    enhanced: torch.Tensor, original: torch.Tensor, gain: torch.Tensor, weights: "LossWeights", patch: int = 16
+    enhanced: torch.Tensor, original: torch.Tensor, gain: torch.Tensor, weights: LossWeights, patch: int = 16
 ) -> torch.Tensor:
     """Pull each 16x16 patch's mean, per channel, towards :func:`exposure_target` of the input's (so hues are kept)."""
     return ((_regions(enhanced, patch) - exposure_target(_regions(original, patch), gain, weights)) ** 2).mean()
 
 
-def toe(enhanced: torch.Tensor, original: torch.Tensor, low: float = 0.01, high: float = 0.03) -> torch.Tensor:
+def toe(enhanced: torch.Tensor, original: torch.Tensor, low: float, high: float) -> torch.Tensor:
     """Near-black pixels stay near black: penalise lifting a pixel darker than ``low`` above three times its level.
 
     Acts per pixel, where the patch-level exposure target cannot see: noise
@@ -155,33 +153,6 @@ def illumination_smoothness(alphas: torch.Tensor) -> torch.Tensor:
     return ((dx + dy) ** 2).mean()
 
 
-@dataclass(frozen=True)
-class LossWeights:
-    """Weights of the terms and the exposure target's shape.
-
-    Spatial consistency, exposure and smoothness weigh as in the paper's
-    reference training; colour constancy less, because the exposure term
-    now keeps each channel's level in proportion (the hues of the input)
-    and grey world only has to pull a dark photo's cast.
-    """
-
-    spatial: float = 1.0
-    exposure: float = 10.0
-    colour: float = 0.5
-    smoothness: float = 200.0
-    toe: float = 160.0
-    highlights: float = 200.0
-    brightening: float = 2.0
-    exposure_target: float = 0.45
-    shoulder: float = 0.6
-    highlight_level: float = 0.9
-    toe_low: float = BLACK_LOW
-    toe_high: float = BLACK_HIGH
-    # The inference guard's keys (zdce_core.maths.exposure): the gain and grey world fade out between them.
-    key_dark: float = KEY_DARK
-    key_fine: float = KEY_FINE
-
-
 LOSS_NAMES = ("total", "spatial", "exposure", "colour", "smoothness", "toe", "highlights", "brightening")
 
 
@@ -206,7 +177,7 @@ def zero_reference_loss(
         # Grey world only where the photo is dark: a well-lit photo keeps its colours.
         "colour": weights.colour * colour_constancy(enhanced, darkness(photo_key, weights)),
         "smoothness": weights.smoothness * illumination_smoothness(alphas),
-        "toe": weights.toe * toe(enhanced, original),
+        "toe": weights.toe * toe(enhanced, original, weights.toe_low, weights.toe_high),
         "highlights": weights.highlights * highlights(enhanced, original, weights.highlight_level),
         "brightening": weights.brightening * brightening_only(alphas),
     }

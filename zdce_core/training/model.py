@@ -1,8 +1,9 @@
 """DCE-Net: the small convolutional network that predicts curve parameters.
 
-The layout follows Guo et al. (CVPR 2020): seven 3x3 convolutions of 32
-channels, symmetric skip concatenations, and a tanh head that emits one
-RGB curve-parameter map per iteration (8 x 3 = 24 maps). One change: the
+The layout follows Guo et al. (CVPR 2020): seven 3x3 convolutions of
+:data:`zdce_core.contract.NETWORK_WIDTH` channels, symmetric skip
+concatenations, and a tanh head that emits one RGB curve-parameter map per
+iteration (:data:`zdce_core.contract.CURVE_ITERATIONS` x 3). One change: the
 first convolution takes a fourth plane, the photo's key
 (:mod:`zdce_core.maths.estimator`), so the network can set a whole photo's
 exposure although it sees a quarter of the scene at a time (288 more
@@ -14,11 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..maths.network import INPUTS
-from ..params import MAX_STEPS
-
-N_ITERATIONS = MAX_STEPS
-N_FEATURES = 32
+from ..contract import CURVE_ITERATIONS, NETWORK_INPUTS, NETWORK_WIDTH
 
 
 class DCENet(nn.Module):
@@ -27,7 +24,7 @@ class DCENet(nn.Module):
     The module holds no I/O: weights are loaded by :mod:`zdce_core.weights`.
     """
 
-    def __init__(self, iterations: int = N_ITERATIONS, features: int = N_FEATURES):
+    def __init__(self, iterations: int = CURVE_ITERATIONS, features: int = NETWORK_WIDTH):
         super().__init__()
         self.iterations = iterations
 
@@ -35,7 +32,7 @@ class DCENet(nn.Module):
             return nn.Conv2d(cin, cout, kernel_size=3, padding=1)
 
         f = features
-        self.conv1 = conv(INPUTS, f)
+        self.conv1 = conv(NETWORK_INPUTS, f)
         self.conv2 = conv(f, f)
         self.conv3 = conv(f, f)
         self.conv4 = conv(f, f)

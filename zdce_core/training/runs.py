@@ -36,6 +36,7 @@ import numpy as np
 from ..io.atomic import atomic_path
 from ..io.images import ImageReadError, list_images
 from ..io.sheet import autocontrast, render_sheet, save_sheet, thumbnail
+from .config import SAMPLE_EVERY
 from .trackers import RunInfo, Tracker
 
 N_SAMPLES = 4
@@ -233,7 +234,7 @@ class RunRecorder:
         for the trackers, which show a group's runs together.
     """
 
-    def __init__(self, folder, *, settings: dict, trackers: dict[str, Tracker] | None = None, sample_every: int = 5,
+    def __init__(self, folder, *, settings: dict, trackers: dict[str, Tracker] | None = None, sample_every: int = SAMPLE_EVERY,
                  keep_best: str | None = None, tracking_uri: str | None = None, resume: bool = False,
                  group: str | None = None):
         self.folder = Path(folder)

@@ -1,7 +1,7 @@
 """The two training schedules, from random weights and from trained ones (fine-tuning).
 
 Plain numbers without torch, so ``zdce train --help`` states them;
-:class:`zdce_core.training.loop.TrainConfig` takes its defaults from here.
+:class:`zdce_core.training.config.TrainConfig` takes its defaults from here.
 """
 
 SCRATCH = {"epochs": 30, "lr": 1e-3}

@@ -30,14 +30,18 @@ gi.require_version("Gegl", "0.4")
 gi.require_version("Gtk", "3.0")
 from gi.repository import Gegl, GLib, GObject, Gimp, GimpUi, Gtk  # noqa: E402
 
-# Written by `zdce install gimp`: the interpreter that has zdce_core installed,
-# and the ranges and defaults of zdce_core.params (this Python cannot import it).
+# Written by `zdce install gimp`: the interpreter that has zdce_core installed, and
+# from zdce_core.contract (this Python cannot import it) the ranges and defaults of the
+# settings, the strengths the menu offers besides auto, and the bytes per pixel value
+# of the hostbridge's wire format.
 ENGINE_PYTHON = None
 MIN_STEPS = None
 MAX_STEPS = None
 DEFAULT_STEPS = None
 DEFAULT_STRENGTH = None
 DEFAULT_DENOISE = None
+STRENGTH_LEVELS = None
+FLOAT_BYTES = None
 
 PROCEDURE = "python-fu-zdce-low-light-enhance"
 # GIMP looks for this domain's catalogs in the locale/ folder beside this file.
@@ -54,14 +58,11 @@ PREVIEW_FORMATS = {
     3: ("R'G'B' u8", Gimp.ImageType.RGB_IMAGE),
     4: ("R'G'B'A u8", Gimp.ImageType.RGBA_IMAGE),
 }
-FLOAT_BYTES = 4
 # Longest side of the preview: big enough to judge noise and exposure, small enough to update at once.
 PREVIEW_SIZE = 360
 # How often the progress bar pulses while the engine runs; how long the engine gets to exit.
 PULSE_SECONDS = 0.1
 CLOSE_SECONDS = 10
-# Strength: automatic (by exposure) or a fixed fraction of the trained curves.
-STRENGTH_LEVELS = [round(0.1 * i, 1) for i in range(1, 11)]
 
 
 class FilterError(Exception):

@@ -3,13 +3,11 @@
 Host applications run their plug-ins with their own Python, which has
 neither torch nor NumPy. Their plug-ins start this command once (with the
 engine's own interpreter) and keep it running while they need it, so a
-dialog's preview pays the engine start once. Each request on stdin is one
-line of JSON, ``{"width": W, "height": H, "channels": C, "steps": N,
-"strength": "auto" or "0.5", "denoise": true}``, followed by W*H*C 32-bit
-floats in native byte order: interleaved grey (1), grey+alpha (2), RGB (3)
-or RGBA (4), non-linear (sRGB-encoded) values in [0, 1]. Each answer on
-stdout is a JSON line, ``{"ok": true}`` followed by the enhanced pixels in
-the same layout, or ``{"error": "..."}``. End of input ends the command.
+dialog's preview pays the engine start once. Requests come on stdin and
+answers go to stdout in the wire format of :mod:`zdce_core.contract`: a JSON
+line (width, height, channels, steps, strength, denoise) and the pixels as
+interleaved float32 values; the answer ``{"ok": true}`` and the enhanced
+pixels, or ``{"error": "..."}``. End of input ends the command.
 """
 
 from __future__ import annotations
@@ -20,14 +18,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, BinaryIO
 
-from ... import params
+from ... import contract, params
 
 if TYPE_CHECKING:
     import numpy as np
 
-FLOAT_BYTES = 4  # float32; numpy loads only when pixels arrive, so `zdce --help` stays quick
-CHANNELS = (1, 2, 3, 4)
-MAX_HEADER_BYTES = 4096
 
 
 class RequestError(ValueError):
@@ -51,7 +46,7 @@ def parse_header(line: bytes) -> tuple[tuple[int, int, int], dict]:
         raise RequestError("request is not a JSON object")
     width, height = _size(header, "width"), _size(header, "height")
     channels = header.get("channels")
-    if channels not in CHANNELS:
+    if channels not in contract.WIRE_CHANNELS:
         raise RequestError(f"channels={channels!r} is invalid; use 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA)")
     return (height, width, channels), header
 
@@ -59,9 +54,9 @@ def parse_header(line: bytes) -> tuple[tuple[int, int, int], dict]:
 def enhance_options(header: dict) -> dict:
     """The ``enhance`` keyword arguments of a request; ValueError naming a bad one."""
     return {
-        "steps": params.check_steps(header.get("steps", params.DEFAULT_STEPS)),
-        "strength": params.parse_strength(str(header.get("strength", params.DEFAULT_STRENGTH))),
-        "denoise": params.check_denoise(header.get("denoise", params.DEFAULT_DENOISE)),
+        "steps": params.check_steps(header.get("steps", contract.DEFAULT_STEPS)),
+        "strength": params.parse_strength(str(header.get("strength", contract.DEFAULT_STRENGTH))),
+        "denoise": params.check_denoise(header.get("denoise", contract.DEFAULT_DENOISE)),
     }
 
 
@@ -94,7 +89,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> int:
     import numpy as np
 
     while True:
-        line = requests.readline(MAX_HEADER_BYTES)
+        line = requests.readline(contract.WIRE_MAX_HEADER_BYTES)
         if not line:
             return 0
         try:
@@ -103,7 +98,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> int:
             # Without a valid layout the pixel bytes cannot be skipped: the stream is lost.
             _answer(answers, {"error": str(exc)})
             return 2
-        expected = int(np.prod(shape)) * FLOAT_BYTES
+        expected = int(np.prod(shape)) * contract.WIRE_FLOAT_BYTES
         data = requests.read(expected)
         if len(data) != expected:
             _answer(answers, {"error": f"request ended after {len(data)} of {expected} pixel bytes"})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ... import params
+from ... import contract, params
 from ..batch import Settings
 
 
@@ -53,23 +53,24 @@ def bounded(low: int, high: int | None):
 
 
 def add_curve_options(p: argparse.ArgumentParser) -> None:
-    """``--steps`` and ``--strength``, with the ranges of :mod:`zdce_core.params`."""
-    lo, hi = params.MIN_STEPS, params.MAX_STEPS
-    p.add_argument("--steps", type=steps, default=params.DEFAULT_STEPS, metavar="N",
-                   help=f"curve iterations {lo}..{hi} (default {params.DEFAULT_STEPS})")
-    p.add_argument("--strength", type=strength, default=params.DEFAULT_STRENGTH, metavar="S",
-                   help=f"0..1 or auto (default {params.DEFAULT_STRENGTH})")
+    """``--steps`` and ``--strength``, with the ranges and defaults of :mod:`zdce_core.contract`."""
+    lo, hi = contract.MIN_STEPS, contract.MAX_STEPS
+    p.add_argument("--steps", type=steps, default=contract.DEFAULT_STEPS, metavar="N",
+                   help=f"curve iterations {lo}..{hi} (default {contract.DEFAULT_STEPS})")
+    p.add_argument("--strength", type=strength, default=contract.DEFAULT_STRENGTH, metavar="S",
+                   help=f"0..1 or auto (default {contract.DEFAULT_STRENGTH})")
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """``--steps``, ``--strength``, ``--no-denoise``, ``--quality``, ``--model`` and ``--engine``."""
     add_curve_options(p)
     p.add_argument("--no-denoise", dest="denoise", action="store_false", help="keep the noise the curves amplify")
-    p.add_argument("--quality", type=bounded(1, 100), default=92, metavar="Q", help="JPEG/WebP quality (default 92)")
+    p.add_argument("--quality", type=bounded(1, 100), default=contract.JPEG_QUALITY, metavar="Q",
+                   help=f"JPEG/WebP quality (default {contract.JPEG_QUALITY})")
     p.add_argument("--model", type=Path, metavar="FILE",
                    help="weights instead of the bundled model: .npz (zdce export), .pt (zdce train; needs torch) "
                         "or, with --engine onnx, a .onnx graph from zdce export")
-    p.add_argument("--engine", choices=params.ENGINES, default=params.DEFAULT_ENGINE,
+    p.add_argument("--engine", choices=contract.ENGINES, default=contract.DEFAULT_ENGINE,
                    help="numpy, or onnx: the exported graph in ONNX Runtime (pip install 'zdce[onnx]')")
 
 

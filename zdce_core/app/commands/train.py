@@ -29,7 +29,8 @@ def register(sub, name: str, help: str) -> None:
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """Every option of ``zdce train`` but the folder and ``-o``: the settings a run (or a sweep's trial) takes."""
-    from ...maths.estimator import ESTIMATE_SIDE
+    from ...contract import ESTIMATE_SIDE
+    from ...training.config import TrainConfig as defaults
     from ...training.frames import DEFAULT_FRAMES
     from ...training.schedule import FINE_TUNING, SCRATCH
 
@@ -38,21 +39,22 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    "or a .npz; --epochs and --lr then default to the fine-tuning schedule")
     p.add_argument("--epochs", type=int, help=f"passes over the training photos (default {SCRATCH['epochs']}, "
                    f"with --from {FINE_TUNING['epochs']})")
-    p.add_argument("--batch-size", type=int, default=8, help="crops per optimisation step")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="crops per optimisation step")
     p.add_argument(
-        "--crop", type=int, default=2 * ESTIMATE_SIDE,
+        "--crop", type=int, default=defaults.crop,
         help=f"side of the square training crops; the network sees them reduced to at most {ESTIMATE_SIDE} px",
     )
     p.add_argument("--lr", type=float, help=f"Adam learning rate at the start (default {SCRATCH['lr']}, "
                    f"with --from {FINE_TUNING['lr']})")
-    p.add_argument("--lr-final", type=float, default=0.05, metavar="FRACTION",
+    p.add_argument("--lr-final", type=float, default=defaults.lr_final, metavar="FRACTION",
                    help="share of --lr left at the end (the rate decays along a half cosine)")
     p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, metavar="N",
                    help="with a video file for DIRECTORY: how many frames to sample, evenly over its length")
     p.add_argument("--val", metavar="DIR", help="folder of validation photos (default: hold out --val-fraction)")
-    p.add_argument("--val-fraction", type=float, default=0.05, help="share of DIRECTORY held out for validation")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, shuffles, crops and initial weights")
-    p.add_argument("--device", default="auto", help="cpu, cuda, or auto: CUDA when present")
+    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction,
+                   help="share of DIRECTORY held out for validation")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the split, shuffles, crops and initial weights")
+    p.add_argument("--device", default=defaults.device, help="cpu, cuda, or auto: CUDA when present")
     p.add_argument("--resume", action="store_true",
                    help="continue from OUTPUT's .state.pt file (with the same --name); the learning rate's schedule "
                    "follows --epochs, so a different --epochs finishes the run sooner or later along its own curve")
@@ -62,6 +64,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The run folder and the trackers."""
+    from ...training.config import SAMPLE_EVERY
+
     g = p.add_argument_group("runs and trackers")
     g.add_argument("--name", help="the run's name (default: the start time, YYYYMMDD-HHMMSS)")
     g.add_argument("--runs-dir", help="folder of run folders (default: runs/ beside OUTPUT)")
@@ -70,7 +74,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "(each an optional extra: pip install 'zdce[mlflow]')")
     g.add_argument("--tracking-uri", metavar="URI",
                    help="MLflow tracking server or store (default: a local store, RUNS_DIR/mlflow.db)")
-    g.add_argument("--sample-every", type=int, default=5, metavar="N",
+    g.add_argument("--sample-every", type=int, default=SAMPLE_EVERY, metavar="N",
                    help="write a sample sheet every N epochs (and always after the last)")
     g.add_argument("--keep-best", metavar="METRIC",
                    help="also keep best.pt, the weights of the epoch with the lowest METRIC, "
@@ -129,7 +133,7 @@ def start_from(value: str | None) -> Path | None:
 
 def train_config(args: argparse.Namespace):
     """The loop's settings from the options: the fine-tuning schedule's defaults with ``--from``."""
-    from ...training.loop import TrainConfig
+    from ...training.config import TrainConfig
 
     given = {k: getattr(args, k) for k in ("epochs", "lr") if getattr(args, k) is not None}
     settings = dict(batch_size=args.batch_size, crop=args.crop, lr_final=args.lr_final,

@@ -98,6 +98,9 @@ def test_max_pixels_governs_the_decoders_limit(tmp_path: Path, monkeypatch, caps
     with pytest.raises(ImageReadError, match="over the pixel limit of 3000"):
         read_photo(photo, max_pixels=3000)
     assert Image.MAX_IMAGE_PIXELS == 1000, "Pillow's setting is restored"
+    # A TIFF is checked against Pillow's limit again when it is decoded.
+    Image.fromarray(read_photo(photo, max_pixels=10_000).array).save(tmp_path / "big.tif")
+    assert read_photo(tmp_path / "big.tif", max_pixels=10_000).array.shape == (60, 60, 3)
     assert zdce_main(["enhance", str(photo), "-o", str(tmp_path / "out.png"), "--max-pixels", "3e8"]) == 0
     assert zdce_main(["enhance", str(photo), "-o", str(tmp_path / "out2.png"), "--max-pixels", "3e3"]) == 1
     assert "over the pixel limit of 3000" in capsys.readouterr().err

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import stat
 import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -81,7 +83,7 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
     if problem:
         raise ImageReadError(f"{path}: {problem}")
     try:
-        with _open(path, max_pixels) as im:
+        with _pillow_limit_lifted(max_pixels), Image.open(path) as im:
             width, height = im.size
             if max_pixels is not None and width * height > max_pixels:
                 raise ImageReadError(
@@ -115,23 +117,26 @@ def read_photo(path: str | os.PathLike, *, max_pixels: int | None = Image.MAX_IM
 _PILLOW_LIMIT = threading.Lock()
 
 
-def _open(path: Path, max_pixels: int | None) -> Image.Image:
-    """``Image.open``, with Pillow's own decompression-bomb limit lifted where ``max_pixels`` allows more.
+@contextlib.contextmanager
+def _pillow_limit_lifted(max_pixels: int | None) -> Iterator[None]:
+    """Within the block, Pillow's own decompression-bomb limit is lifted where ``max_pixels`` allows more.
 
-    Pillow refuses more than twice its ``MAX_IMAGE_PIXELS`` whatever the
-    caller asked for; the caller's limit, checked from the header before
-    decoding, is the one that must hold. Pillow's setting is process-wide,
-    so it is lifted under a lock and only while the header is read.
+    Pillow refuses more than twice its ``MAX_IMAGE_PIXELS`` (on opening, and
+    again when a TIFF or GIF frame is decoded) whatever the caller asked for;
+    the caller's limit, checked from the header before decoding, is the one
+    that must hold. Pillow's setting is process-wide, so it is lifted under a
+    lock: photos over Pillow's limit are read one at a time.
     """
     pillow = Image.MAX_IMAGE_PIXELS
-    if pillow is None or (max_pixels is not None and max_pixels <= 2 * pillow):
-        return Image.open(path)
+    if pillow is not None and max_pixels is not None and max_pixels <= 2 * pillow:
+        yield
+        return
     with _PILLOW_LIMIT:
-        Image.MAX_IMAGE_PIXELS = None
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            return Image.open(path)
+            yield
         finally:
-            Image.MAX_IMAGE_PIXELS = pillow
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def file_problem(path: Path) -> str | None:

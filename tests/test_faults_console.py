@@ -159,3 +159,14 @@ def test_float_slightly_over_one_is_shown_as_it_is() -> None:
     image[0, 0, 0] = 1.0000001
     with pytest.raises(ValueError, match=r"found 0\.5\.\.1\.0000001;"):
         enhance(image)
+
+
+def test_imagemagick_delegate_escapes_the_name(tmp_path: Path, capsys) -> None:
+    from zdce_plugins.imagemagick import delegate
+
+    source = tmp_path / "notes.jpg"
+    source.write_text("not a photo")
+    name = f"x.jpg\n{FORGED}"
+    assert delegate.main([str(source), str(tmp_path / "out.png"), name]) == 1
+    err = capsys.readouterr().err
+    assert err == f"zdce delegate: x.jpg\\n{FORGED}: not an image file (format not recognised)\n"

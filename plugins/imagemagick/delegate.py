@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         message = str(exc).replace(source, name)
         if name not in message:
             message = f"{name}: {message}"
-        print(f"zdce delegate: {message}", file=sys.stderr)
+        from zdce_core.app.console import say
+
+        say(f"zdce delegate: {message}")  # escaped: a file name cannot add lines to ImageMagick's report
         return 1
     return 0
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..console import say
 from .options import DefaultsFormatter
 
 
@@ -282,4 +283,4 @@ def _report(result, recorder) -> None:
     if result.skipped:
         print(f"skipped {len(result.skipped)} unreadable file(s):", file=sys.stderr)
         for path, reason in result.skipped:
-            print(f"  {path}: {reason}", file=sys.stderr)
+            say(f"  {path}: {reason}")

@@ -170,3 +170,13 @@ def test_imagemagick_delegate_escapes_the_name(tmp_path: Path, capsys) -> None:
     assert delegate.main([str(source), str(tmp_path / "out.png"), name]) == 1
     err = capsys.readouterr().err
     assert err == f"zdce delegate: x.jpg\\n{FORGED}: not an image file (format not recognised)\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_every_command_prints_undecodable_names(tmp_path: Path, encoding: str) -> None:
+    # Defect 5 in the other commands: `zdce runs` on a folder named with the byte \xe9.
+    folder = tmp_path / os.fsdecode(b"r\xe9sultats")
+    folder.mkdir()
+    done = _zdce("runs", folder, env={"PYTHONIOENCODING": encoding})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode("ascii") == f"no runs in {tmp_path}/r\\udce9sultats\n"

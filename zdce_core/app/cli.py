@@ -72,10 +72,11 @@ def _command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .console import mute_codec_loggers, say
+    from .console import mute_codec_loggers, say, tolerant_streams
     from .signals import exit_status, sigterm_interrupts
 
     mute_codec_loggers()
+    tolerant_streams()
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(_command(argv)).parse_args(argv)
     try:

@@ -43,6 +43,19 @@ def _escape(match: re.Match) -> str:
     return match.group().encode("unicode_escape").decode("ascii")
 
 
+def tolerant_streams() -> None:
+    """Let stdout and stderr write any text in their encoding, escaping what it cannot hold.
+
+    A name with a byte that is not UTF-8 (``\\udce9`` in Python), or an ``é``
+    under ``PYTHONIOENCODING=ascii``, must not fail a command after its work
+    is done; :func:`say` also escapes control characters, this covers every
+    other line a command prints.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):  # replaced or closed streams keep theirs
+            stream.reconfigure(errors="backslashreplace")
+
+
 def say(text: str, stream: TextIO | None = None) -> None:
     """Print one line of a command's output (stderr by default), escaped with :func:`printable`.
 

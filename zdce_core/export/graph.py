@@ -5,7 +5,7 @@ reduction and key plane of :func:`zdce_core.maths.estimate.network_input`,
 DCE-Net's :func:`zdce_core.maths.network.forward`, the guard's
 :func:`zdce_core.maths.exposure.darkness` and the curve iterations of
 :func:`zdce_core.maths.render.render`, with every size and threshold read
-from the engine's modules. When the engine changes, this file changes in the
+from :mod:`zdce_core.contract` (the key's offset from its own module). When the engine changes, this file changes in the
 same places, and ``tests/test_onnx.py`` (the graph against
 ``enhance(..., denoise=False)`` on real photos) says where it no longer does.
 
@@ -42,7 +42,6 @@ from ..contract import (
     KEY_DARK,
     KEY_FINE,
     KEY_STOPS,
-    MAX_STEPS,
     NETWORK_INPUTS,
 )
 from ..maths import exposure
@@ -196,7 +195,7 @@ def _render(g: _Graph, image: str, maps: str, steps: str, strength: str) -> str:
     """
     size = g.op("Shape", image)
     x = image
-    for k in range(1, MAX_STEPS + 1):
+    for k in range(1, CURVE_ITERATIONS + 1):
         on = g.op("Cast", g.op("LessOrEqual", g.const(k, np.int64), steps), to=_F)
         small = g.op("Slice", maps, g.ints(3 * (k - 1)), g.ints(3 * k), g.ints(1))
         a = g.op(

@@ -50,7 +50,7 @@ if ! command -v cc >/dev/null || [ ! -f "$include/Python.h" ]; then
             "install gcc and python3-dev for the compiled kernel" >&2
     fi
 fi
-.venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask,onnx,web-test,sweep,video]"
+.venv/bin/python -m pip install --quiet -c "$constraints" -e ".[train,test,mlflow,tensorboard,wandb,dask,onnx,web-test,sweep,video,s3]"
 # The in-browser page's runtime, onnxruntime-web from npm (zdce web; docs/onnx.md). As root a missing
 # npm is installed from Debian; otherwise the page is left out with a note.
 if command -v npm >/dev/null || [ "$(id -u)" = 0 ]; then

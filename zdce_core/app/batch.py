@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from ..contract import DEFAULT_DENOISE, DEFAULT_ENGINE, DEFAULT_STEPS, DEFAULT_STRENGTH, JPEG_QUALITY
+from ..io import urls
 from ..io.atomic import remove_stale
+from ..io.urls import URL, Location
 
 if TYPE_CHECKING:  # the engine and photo I/O load with the first photo: `zdce --help` stays quick
     from ..maths.network import Network
@@ -38,18 +40,18 @@ DONE, SKIPPED, FAILED, PLANNED = "done", "skipped", "failed", "planned"
 
 @dataclass(frozen=True)
 class Job:
-    """One photo to enhance and where its result goes."""
+    """One photo to enhance and where its result goes (local paths or object-storage URLs)."""
 
-    source: Path
-    target: Path
+    source: Location
+    target: Location
 
 
 @dataclass(frozen=True)
 class Result:
     """What happened to one input: ``status`` is done, skipped, failed or planned (dry run)."""
 
-    source: Path
-    target: Path | None
+    source: Location
+    target: Location | None
     status: str
     reason: str = ""
     seconds: float = 0.0
@@ -105,16 +107,20 @@ def _is_visible(path: Path, base: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(base).parts)
 
 
-def _real(path: Path) -> Path:
+def _real(path: Location) -> Location:
+    if isinstance(path, URL):
+        return path  # an object's key is its one name
     try:
         return path.resolve()
     except (RuntimeError, OSError):  # a symbolic link loop: it stands for itself
         return path.absolute()
 
 
-def _outside(path: Path, exclude: Path | None, base: Path) -> bool:
+def _outside(path: Location, exclude: Location | None, base: Location) -> bool:
     # Only an output folder below the input folder is left out; the same folder (with --suffix) is not.
-    return exclude is None or exclude == _real(base) or not _real(path).is_relative_to(exclude)
+    if exclude is None or isinstance(exclude, URL) != isinstance(path, URL):
+        return True
+    return exclude == _real(base) or not _real(path).is_relative_to(exclude)
 
 
 def _is_candidate(path: Path, recursive: bool) -> bool:
@@ -140,8 +146,29 @@ def _glob_base(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def _expand(spec: str, recursive: bool, exclude: Path | None) -> tuple[list[tuple[Path, Path]], list[Result]]:
+def _expand_url(url: URL, recursive: bool, exclude: Location | None) -> tuple[list[tuple[URL, URL]], list[Result]]:
+    # The same rules as for local folders and globs, on an object store's prefixes.
+    if glob.has_magic(url.key):
+        base = URL(url.protocol, _glob_base(url.key).as_posix())
+        found = [(m, base) for m in urls.matches(url, base, recursive=recursive) if _outside(m, exclude, base)]
+        return (found, []) if found else ([], [Result(url, None, FAILED, "no objects match this pattern")])
+    if urls.is_folder(url):
+        found = [(m, url) for m in urls.objects(url, recursive=recursive) if _outside(m, exclude, url)]
+        if not found:
+            return [], [Result(url, None, FAILED, "no objects under this prefix" + ("" if recursive else " (try --recursive)"))]
+        return found, []
+    if not urls.exists(url):
+        return [], [Result(url, None, FAILED, "no such object or prefix")]
+    if url.suffix.lower() not in IMAGE_SUFFIXES:
+        reason = f"unsupported file type {url.suffix!r}; supported: {' '.join(IMAGE_SUFFIXES)}"
+        return [], [Result(url, None, FAILED, reason)]
+    return [(url, url.parent)], []
+
+
+def _expand(spec: str | URL, recursive: bool, exclude: Location | None) -> tuple[list[tuple[Location, Location]], list[Result]]:
     """(file, base folder) pairs for one INPUT argument, and results for what is refused."""
+    if isinstance(spec, URL):
+        return _expand_url(spec, recursive, exclude)
     path = Path(spec)
     if path.is_dir():
         found = [(f, path) for f in _walk(path, recursive, exclude)]
@@ -163,9 +190,11 @@ def _expand(spec: str, recursive: bool, exclude: Path | None) -> tuple[list[tupl
     return [(path, path.parent)], []
 
 
-def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix: str = "") -> Plan:
+def plan(inputs: Sequence[str | URL], outdir: Location, *, recursive: bool = False, suffix: str = "") -> Plan:
     """Turn INPUT arguments into jobs writing under ``outdir``, keeping folder structure.
 
+    Inputs and ``outdir`` are local (paths, globs) or object-storage
+    :class:`~zdce_core.io.urls.URL` s, where a prefix plays a folder's part.
     A folder input contributes its image files (with ``recursive``, those in
     sub-folders too, at the same relative place under ``outdir``); a glob
     keeps the structure below its first wildcard. Output files keep the
@@ -180,12 +209,13 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
     """
     from ..io.images import file_problem
 
-    outdir = Path(outdir)
+    outdir = outdir if isinstance(outdir, URL) else Path(outdir)
     out_real = _real(outdir)
     result = Plan()
-    pairs: list[tuple[Path, Path]] = []
+    pairs: list[tuple[Location, Location]] = []
     for spec in inputs:
-        found, refused = _expand(spec, recursive, out_real if out_real.exists() else None)
+        exclude = out_real if isinstance(out_real, URL) or out_real.exists() else None
+        found, refused = _expand(spec, recursive, exclude)
         pairs += found
         result.settled += refused
     if not suffix:
@@ -197,13 +227,13 @@ def plan(inputs: Sequence[str], outdir: Path, *, recursive: bool = False, suffix
                 )
     # Every file found counts as an input, including earlier outputs that are skipped below.
     inputs_found = {_real(f) for f, _ in pairs}
-    claimed: dict[Path, Path] = {}
+    claimed: dict[Location, Location] = {}
     for source, base in pairs:
         rel = source.relative_to(base)
         if source.suffix.lower() not in IMAGE_SUFFIXES:
             result.settled.append(Result(source, None, SKIPPED, "not a supported image type"))
             continue
-        problem = file_problem(source)
+        problem = None if isinstance(source, URL) else file_problem(source)
         if problem:
             status = SKIPPED if source.is_dir() else FAILED
             result.settled.append(Result(source, None, status, problem))
@@ -235,25 +265,27 @@ def process(job: Job, settings: Settings) -> Result:
     from ..io.images import read_photo, write_photo
 
     start = time.perf_counter()
+    source = job.source
     try:
-        photo = read_photo(job.source, max_pixels=settings.max_pixels)
-        out = enhance(
-            photo.array,
-            settings.steps,
-            strength=settings.strength,
-            denoise=settings.denoise,
-            dtype=photo.array.dtype.type,
-            threads=settings.threads,
-            model=settings.model,
-            engine=settings.engine,
-        )
-        job.target.parent.mkdir(parents=True, exist_ok=True)
-        write_photo(job.target, out, photo.metadata, quality=settings.quality, subsampling=settings.subsampling)
+        with urls.local_copy(job.source) as source, urls.staged(job.target) as target:
+            photo = read_photo(source, max_pixels=settings.max_pixels)
+            out = enhance(
+                photo.array,
+                settings.steps,
+                strength=settings.strength,
+                denoise=settings.denoise,
+                dtype=photo.array.dtype.type,
+                threads=settings.threads,
+                model=settings.model,
+                engine=settings.engine,
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_photo(target, out, photo.metadata, quality=settings.quality, subsampling=settings.subsampling)
     except Exception as exc:  # the per-photo boundary: one photo never stops a batch
         reason = str(exc) or type(exc).__name__
         if not isinstance(exc, (OSError, ValueError)):
             reason = f"{type(exc).__name__}: {reason}"  # not one of ours: say what kind of failure it was
-        reason = reason.removeprefix(f"{job.source}: ")
+        reason = reason.removeprefix(f"{source}: ")  # the local copy of an object is named for it
         return Result(job.source, job.target, FAILED, reason, time.perf_counter() - start)
     return Result(job.source, job.target, DONE, "", time.perf_counter() - start)
 
@@ -298,9 +330,10 @@ def run(
         results.append(result)
         report(result)
 
+    present = urls.existing(job.target for job in jobs) if skip_existing else set()
     pending = []
     for job in jobs:
-        if skip_existing and job.target.exists():
+        if job.target in present:
             settle(Result(job.source, job.target, SKIPPED, "output exists"))
         elif dry_run:
             settle(Result(job.source, job.target, PLANNED))
@@ -308,8 +341,8 @@ def run(
             pending.append(job)
     if not pending:
         return results
-    for folder in sorted({job.target.parent for job in pending}):
-        remove_stale(folder)
+    for folder in sorted({job.target.parent for job in pending if not isinstance(job.target, URL)}):
+        remove_stale(folder)  # object stores have no temporaries: see urls.staged
     if settings.threads is None:
         settings = replace(settings, threads=max(1, available_cores() // workers))
     started = time.time()
@@ -333,12 +366,10 @@ def run(
 
 def _settle_written(jobs: Sequence[Job], results: list[Result], since: float, settle: Callable[[Result], None]) -> None:
     settled = {r.source for r in results}
-    for job in jobs:
-        try:
-            written = job.source not in settled and job.target.stat().st_mtime >= since - 1  # coarse file-system clocks
-        except OSError:
-            continue
-        if written:
+    unsettled = [job for job in jobs if job.source not in settled]
+    written = urls.written_since((job.target for job in unsettled), since - 1)  # coarse file-system clocks
+    for job in unsettled:
+        if job.target in written:
             settle(Result(job.source, job.target, DONE, "finished while the run was stopping"))
 
 
@@ -371,8 +402,8 @@ def summarise(results: Iterable[Result]) -> dict[str, int]:
 def as_dict(result: Result) -> dict[str, object]:
     """A JSON-ready form of one result."""
     return {
-        "source": os.fspath(result.source),
-        "target": os.fspath(result.target) if result.target else None,
+        "source": str(result.source),
+        "target": str(result.target) if result.target else None,
         "status": result.status,
         "reason": result.reason,
         "seconds": round(result.seconds, 3),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .. import batch
 from ...io import urls
@@ -26,8 +25,8 @@ def register(sub, name: str, help: str) -> None:
             "130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob (or a file:// URL of one)")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results (or its file:// URL)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob, or a URL of one (file://, s3://BUCKET/PREFIX/, gs://...)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results, or its URL (file://, s3://BUCKET/PREFIX/, gs://...)")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders (and ** in globs), keeping the structure")
     p.add_argument("--suffix", default="", help="add this before the extension (needed when OUTDIR is an input folder)")
     p.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist (resume an interrupted run)")
@@ -92,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         # A Dask worker runs one photo at a time with all its threads: the cluster's size is what to change.
         raise ValueError("--workers does not apply with --cluster; size the cluster instead (local:N, or more Dask workers)")
     execute = _cluster_executor(args.cluster) if args.cluster else None
-    inputs = [urls.local_path(spec) for spec in args.inputs]
-    planned = batch.plan(inputs, Path(urls.local_path(args.output)), recursive=args.recursive, suffix=args.suffix)
+    inputs = [urls.location(spec) for spec in args.inputs]
+    planned = batch.plan(inputs, urls.location(args.output), recursive=args.recursive, suffix=args.suffix)
     settings = engine_settings(
         args,
         subsampling=None if args.subsampling == "keep" else args.subsampling,

@@ -211,7 +211,7 @@ def test_worker_killed_mid_run_leaves_every_object_whole(s3, scheduler, tmp_path
 
 
 def test_killed_batch_leaves_no_partial_object(s3, tmp_path: Path, capsys) -> None:
-    files = {f"night{i:02d}.png": _photo_bytes(i, ".png", (480, 640)) for i in range(24)}
+    files = {f"night{i:02d}.png": _photo_bytes(i, ".png", (240, 320)) for i in range(16)}
     url = _bucket(s3, "sigkill", files)
     reference = _reference(tmp_path, files, capsys)
     args = [sys.executable, "-m", "zdce_core", "batch", url, "-o", "s3://sigkill/out/", "--workers", "2", "-q"]

@@ -224,3 +224,12 @@ def test_unparsable_icc_profile_is_dropped(tmp_path: Path, capsys) -> None:
     assert code == 0
     with Image.open(tmp_path / "out" / "icc.jpg") as im:
         assert "icc_profile" not in im.info
+
+
+def test_harmless_jpeg_warning_is_not_damage(tmp_path: Path) -> None:
+    # libjpeg warns about a JFIF 2.01 header; the pixels are whole, so the photo is read.
+    data = bytearray(_jpeg())
+    version = data.index(b"JFIF\0") + 5
+    data[version] = 2
+    (tmp_path / "jfif2.jpg").write_bytes(bytes(data))
+    assert read_image(tmp_path / "jfif2.jpg").shape == (256, 384, 3)

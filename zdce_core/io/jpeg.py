@@ -14,8 +14,9 @@ photo. :func:`damage` finds these files in two passes:
    header over a few hundred bytes of data fails here.
 2. A strict decode of the whole entropy-coded data by libjpeg-turbo
    (simplejpeg), scaled down 8 times so that it costs little memory, in
-   which libjpeg's "Corrupt JPEG data" and "Premature end" warnings are
-   errors.
+   which libjpeg's warnings of damaged data ("Corrupt JPEG data", "Premature
+   end of JPEG file", ...) are errors; its other warnings (an unknown JFIF
+   revision, say) are not.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
 _SOS, _EOI, _DNL = 0xDA, 0xD9, 0xDC
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0..7 carry no length
 _IN_SCAN = {0x00, 0xFF, *range(0xD0, 0xD8)}  # stuffed byte, fill byte, restart markers
+# libjpeg's warnings that mean the compressed data is damaged: it goes on and fills the rest with grey.
+_DAMAGE = ("Corrupt JPEG data", "Premature end of JPEG file", "Inconsistent progression sequence", "Invalid SOS parameters")
 _COLOUR_SPACES = {1: "GRAY", 3: "RGB", 4: "CMYK"}
 
 
@@ -145,11 +148,14 @@ def damage(data: bytes) -> str | None:
         return problem
     import simplejpeg
 
+    # min_height/min_width 1: libjpeg's smallest scale (1/8), which still decodes every scan.
+    options = {"colorspace": _COLOUR_SPACES[len(frame.sampling)], "min_height": 1, "min_width": 1}
     try:
-        # min_height/min_width 1: libjpeg's smallest scale (1/8), which still decodes every scan.
-        simplejpeg.decode_jpeg(
-            data, colorspace=_COLOUR_SPACES[len(frame.sampling)], min_height=1, min_width=1, strict=True
-        )
+        simplejpeg.decode_jpeg(data, strict=True, **options)
     except ValueError as exc:
-        return f"damaged JPEG data (libjpeg: {str(exc).rstrip('.')})"
+        reason = str(exc).rstrip(".")
+        if reason.startswith(_DAMAGE):
+            return f"damaged JPEG data (libjpeg: {reason})"
+        # Any other warning (an unknown JFIF revision, say) is harmless to the pixels, and what
+        # libjpeg cannot decode at all Pillow refuses with its own reason.
     return None

@@ -1,7 +1,7 @@
 """A seeded fuzz test: real JPEG, PNG, TIFF and WebP files, mutated, through one ``zdce batch``.
 
-Each case takes a file written by a real encoder (Pillow, tifffile, libpng)
-and damages it one way: flipped bytes, a cut (with or without the format's
+Each case takes a real camera JPEG (from the shared test photos) or a file
+written by a real encoder (Pillow, tifffile, libpng) and damages it one way: flipped bytes, a cut (with or without the format's
 end marker after it), or an edited segment, chunk or tag. One ``zdce batch``
 process runs over all of them, and for every file the invariant must hold:
 
@@ -32,6 +32,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from conftest import SHARED_DATA, require_host
 from zdce_core.io import png16
 from zdce_core.io.images import ImageReadError, read_image
 
@@ -75,7 +76,11 @@ def base_files() -> dict[str, bytes]:
         tifffile.imwrite(out, array, **options)
         return out.getvalue()
 
+    camera = SHARED_DATA / "test" / "dicm" / "27.jpg"  # a real camera JPEG, 640x480
+    if not camera.exists():
+        require_host(False, f"the shared test photo {camera}", "see ../shared/data/README.md")
     return {
+        "camera.jpg": camera.read_bytes(),
         "baseline.jpg": _encoded(im.save, format="JPEG", quality=90),
         "progressive.jpg": _encoded(im.save, format="JPEG", quality=90, progressive=True),
         "restarts.jpg": _encoded(im.save, format="JPEG", quality=85, restart_marker_blocks=2),
@@ -210,7 +215,7 @@ def test_base_files_are_whole_photos(tmp_path: Path) -> None:
     # The invariant below means something only if the unharmed files go through.
     for name, data in base_files().items():
         (tmp_path / name).write_bytes(data)
-        assert read_image(tmp_path / name).shape[:2] == (40, 56), name
+        assert read_image(tmp_path / name).shape[:2] == ((480, 640) if name == "camera.jpg" else (40, 56)), name
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's, while this test reads the damaged files back

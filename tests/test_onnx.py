@@ -11,11 +11,15 @@ import pytest
 from conftest import SHARED_DATA, require_host
 from zdce_core import enhance, enhance_steps
 from zdce_core.io.images import read_image
+from zdce_core.maths.estimate import network_input
+from zdce_core.maths.network import SHAPES, Network
 from zdce_core.weights import default_model
 
 try:
     import onnx
     import onnxruntime as ort
+
+    from zdce_core.export.graph import enhancer_model
 except ImportError:
     onnx = ort = None
 
@@ -51,11 +55,12 @@ def exported(tmp_path_factory):
     return path, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def _run(session, rgb: np.ndarray, steps: int, strength: float) -> tuple[np.ndarray, float]:
+def _run(session, rgb: np.ndarray, steps: int, strength: float, *, maps: bool = False):
     image = (rgb.transpose(2, 0, 1)[None] / np.float32(255)).astype(np.float32)
     feeds = {"image": image, "steps": np.array(steps, np.int64), "strength": np.array(strength, np.float32)}
-    enhanced, applied, _ = session.run(None, feeds)
-    return enhanced[0].transpose(1, 2, 0), float(applied[0])
+    enhanced, applied, small_maps = session.run(None, feeds)
+    result = enhanced[0].transpose(1, 2, 0), float(applied[0])
+    return (*result, small_maps[0]) if maps else result
 
 
 def test_exported_file_passes_the_checker(exported):
@@ -75,13 +80,28 @@ def test_graph_equals_enhance_for_every_steps_and_strength(exported, size):
     worst = {}
     for steps in range(1, 9):
         for strength in (0.0, 0.5, 1.0):
-            got, applied = _run(session, rgb, steps, strength)
+            got, applied, maps = _run(session, rgb, steps, strength, maps=True)
             want = enhance(rgb, steps=steps, strength=strength, denoise=False)
             assert got.shape == want.shape and applied == strength
             worst[steps, strength] = float(np.abs(got - want).max())
     assert max(worst.values()) <= TOLERANCE, {k: round(v * 255, 3) for k, v in worst.items() if v > TOLERANCE}
-    # The graph changes the photo as the engine does (a graph that returned its input would fail here).
-    assert np.abs(want - rgb / 255).mean() > 0.05
+    # The network ran on the engine's input planes (box reduction and exposure plane included).
+    np.testing.assert_allclose(maps, default_model()(network_input(rgb)[0]), atol=1e-4)
+
+
+def test_graph_equals_enhance_with_strong_curves():
+    # Random weights whose curves move every pixel far: the curve steps, the upsampling and the guard are
+    # compared where they matter, whatever the bundled checkpoint makes of these photos.
+    rng = np.random.default_rng(7)
+    net = Network.from_state({key: rng.normal(0, 0.15, shape).astype(np.float32) for key, shape in SHAPES.items()})
+    session = ort.InferenceSession(enhancer_model(net).SerializeToString(), providers=["CPUExecutionProvider"])
+    rgb = PHOTOS["733x479"]()
+    for steps in (1, 4, 8):
+        for strength in (-1.0, 0.5, 1.0):
+            got, _ = _run(session, rgb, steps, strength)
+            want = enhance(rgb, steps=steps, strength="auto" if strength < 0 else strength, denoise=False, model=net)
+            assert np.abs(got - want).max() <= TOLERANCE, (steps, strength)
+    assert np.abs(want - rgb / 255).mean() > 0.05  # steps 8, strength 1: a graph that handed back its input would fail
 
 
 def test_negative_strength_is_the_guard(exported):

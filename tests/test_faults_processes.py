@@ -165,10 +165,15 @@ def test_summary_after_two_interrupts_matches_the_disk(tmp_path: Path, engine: l
     while not written() and time.monotonic() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+    # The second Ctrl-C once the first is seen, while photos are still in flight (a fixed pause may
+    # let a loaded machine finish them first, and the signal then meets a process already exiting).
+    seen = []
+    while not seen or not seen[-1].startswith("zdce batch: stopping"):
+        seen.append(proc.stderr.readline())
+        assert seen[-1], "the batch ended before it reported stopping"
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=240)
-    assert proc.returncode == 128 + signal.SIGINT, stderr
+    assert proc.returncode == 128 + signal.SIGINT, "".join(seen) + stderr
     summary = json.loads(stdout)
     done = sorted(Path(r["source"]).name for r in summary["results"] if r["status"] == "done")
     assert done == written(), "the summary does not match the outputs on disk"

@@ -39,9 +39,9 @@ class _Frame:
         self.marker = marker
         self.height, self.width = int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big")
         count = body[5]
-        self.sampling = {body[6 + 3 * i]: (body[7 + 3 * i] >> 4, body[7 + 3 * i] & 15) for i in range(count)}
         if len(body) < 6 + 3 * count:
             raise ValueError("frame header cut short")
+        self.sampling = {body[6 + 3 * i]: (body[7 + 3 * i] >> 4, body[7 + 3 * i] & 15) for i in range(count)}
 
     def blocks(self, component: int) -> int:
         """8x8 blocks of one component (without the padding of interleaved scans: a lower bound)."""
@@ -65,7 +65,10 @@ def _scans(data: bytes) -> tuple[_Frame | None, list[tuple[tuple[int, ...], int,
     frame, scans, i = None, [], 2
     while i + 1 < len(data):
         if data[i] != 0xFF:
-            i += 1  # stray bytes between segments: libjpeg's own warning covers them (pass 2)
+            # Stray bytes between segments (libjpeg's own warning covers them, in pass 2): skip to the next 0xFF.
+            i = data.find(b"\xff", i)
+            if i == -1:
+                break
             continue
         marker = data[i + 1]
         if marker == 0xFF:

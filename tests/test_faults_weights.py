@@ -103,6 +103,15 @@ def test_npz_zip_bomb_is_refused_before_inflating(tmp_path: Path, member: str) -
     assert peak < 16 << 20, f"{peak >> 20} MiB allocated while refusing it"
 
 
+def test_npz_member_that_is_not_npy_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "odd.npz"
+    np.savez(path, **_bundled())
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("conv1.weight.npy", b"not an array")  # a second entry of that name; the last one counts
+    with pytest.raises(ValueError, match=r"odd.npz: not a readable .npz weights file \("):
+        weights.load_model(path)
+
+
 def test_pt_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     plain = io.BytesIO()
     torch.save(DCENet().state_dict(), plain)

@@ -134,9 +134,9 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
             members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
             _check_keys(members, path)
             return {key: _read_npy(archive, info, key, path) for key, info in members.items()}
-    except ValueError:
-        raise
     except Exception as exc:  # zipfile and format errors all mean the same to a user
+        if isinstance(exc, ValueError) and str(exc).startswith(f"{path}: "):
+            raise  # one of the checks above, already in the user's terms
         raise ValueError(f"{path}: not a readable .npz weights file ({exc})") from None
 
 

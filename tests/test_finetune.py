@@ -273,10 +273,12 @@ def test_sweep_ctrl_c_keeps_finished_trials_and_resume_continues(tmp_path):
     ("lr=0..1e-3:log", "LOW > 0 on a log scale"),
     ("epochs=1.5..4", "whole numbers"),
     ("lr", "use NAME=LOW..HIGH"),
+    ("lr=1e-4..1e-3 FEW", "leave none for validation, which a sweep is judged on"),
 ])
 def test_sweep_bad_param_is_one_line_and_writes_nothing(tmp_path, capsys, param, message):
     pytest.importorskip("optuna") if not os.environ.get("CI") else None
-    photos = _photos(tmp_path / "photos", [0.1] * 6)
+    param, few = param.removesuffix(" FEW"), param.endswith(" FEW")
+    photos = _photos(tmp_path / "photos", [0.1] * (3 if few else 6))
     code = main(["sweep", str(photos), "--trials", "2", "--param", param, "--runs-dir", str(tmp_path / "runs"), *SMALL])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and message in err, err

@@ -142,12 +142,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     space = distributions(args.param, parser)
     sweep = args.name or time.strftime("sweep-%Y%m%d-%H%M%S")
     runs_dir = Path(args.runs_dir or "runs")
-    runs_dir.mkdir(parents=True, exist_ok=True)
     db = runs_dir / f"{sweep}.optuna.db"
     if db.exists() and not args.resume:
         raise ValueError(f"{db}: a sweep named {sweep} exists; choose another --name, or add --resume to continue it")
-    video_frames(args, runs_dir / f"{sweep}.frames")  # every trial trains on the same frames
-    _check_validation(args)
+    video_frames(args, runs_dir / f"{sweep}.frames")  # a video's frames, sampled once for all trials (a folder: nothing)
+    _check_validation(args)  # before the study or any trial is written
+    runs_dir.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(storage=f"sqlite:///{db.resolve()}", study_name=sweep, direction="minimize",
                                 sampler=optuna.samplers.TPESampler(seed=args.seed), load_if_exists=True)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -229,5 +229,8 @@ def _compare(best: list, runs_dir: Path, sweep: str) -> None:
 
     sheet = runs_dir / f"{sweep}-best.jpg"
     print(f"\nzdce runs compare {' '.join(t.user_attrs['run'] for t in best)} --runs-dir {runs_dir} -o {sheet}")
-    run_compare([t.user_attrs["run"] for t in best],
-                argparse.Namespace(output=str(sheet), runs_dir=str(runs_dir), photos=None, height=200))
+    try:
+        run_compare([t.user_attrs["run"] for t in best],
+                    argparse.Namespace(output=str(sheet), runs_dir=str(runs_dir), photos=None, height=200))
+    except ValueError as exc:  # the trials are kept whatever happens to the sheet (say, no sample photo was readable)
+        print(f"zdce runs compare: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ One run, ``RUNS_DIR/NAME/``, holds:
   the parent a run was fine-tuned from) | zdce steps 4 | zdce steps 8 of the
   same photos, every ``sample_every`` epochs and at the end: the darkest
   validation photos, or the darkest of all when validation holds fewer than
-  :data:`N_SAMPLES` (:func:`choose_samples`);
+  twice :data:`N_SAMPLES` (:func:`choose_samples`);
 - ``model.pt`` (a copy of the final weights), ``model.pt.sha256``
   (``sha256sum -c`` format), ``MODEL_CARD.md``, and ``best.pt`` when a metric
   to keep the best epoch by was chosen.
@@ -131,15 +131,17 @@ def image_measures(originals: list[np.ndarray], results: list[np.ndarray]) -> di
 
 
 def choose_samples(validation: list[Path], training: list[Path] = (), count: int = N_SAMPLES) -> list[Path]:
-    """The ``count`` darkest readable validation photos, darkest first; where validation holds fewer, the darkest of all.
+    """The ``count`` darkest readable validation photos, darkest first; the darkest of all where validation offers little choice.
 
     Darkest means the lowest mean luminance: dark photos are what a run is for,
-    and where one model differs from another most. A small folder's one or two
-    validation photos may well be bright ones, so then the training photos
+    and where one model differs from another most. Validation must hold at
+    least twice ``count`` photos to choose from; a small folder's few
+    validation photos may well all be bright ones, so then the training photos
     compete too. Unreadable files are passed over; ties go by path, so the
     choice is the same every time.
     """
-    pool = validation if len(validation) >= count else [*validation, *(p for p in training if p not in validation)]
+    enough = len(validation) >= 2 * count
+    pool = validation if enough else [*validation, *(p for p in training if p not in validation)]
     return _darkest(pool, count)
 
 

@@ -260,6 +260,7 @@ def test_public_names_in_every_import_order():
         "enhance_steps": "assert len(zdce_core.enhance_steps(image)) == 8",
         "output_dtype": "assert zdce_core.output_dtype(image.dtype) == np.float32",
         "load_model": "assert zdce_core.enhance(image, model=zdce_core.load_model(bundled_path())).shape == image.shape",
+        "VideoEnhancer": "assert zdce_core.VideoEnhancer()(image).shape == image.shape",
     }
     assert set(calls) == set(names), "a public name without a call in this test"
     orders = []

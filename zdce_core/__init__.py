@@ -17,6 +17,7 @@ _PUBLIC = {
     "enhance_steps": "._api",
     "output_dtype": "._api",
     "load_model": ".weights",
+    "VideoEnhancer": ".video",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

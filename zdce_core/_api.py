@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -151,23 +152,32 @@ def _convert(channel: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return value.astype(dtype)
 
 
-def _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads, engine):
-    """Check every argument once; return what the engine needs."""
-    image = _check_image(image, channel_axis)
+def _check_options(steps, strength, denoise, estimate_size, model, threads, engine):
+    """Check every engine option but the output dtype (which depends on the image) once; return them and the model."""
     options = {
         "steps": check_steps(steps),
         "strength": check_strength(strength),
         "denoise": check_denoise(denoise),
-        "dtype": output_dtype(image.dtype, dtype),
         "size": _check_estimate_size(estimate_size),
         "threads": check_threads(threads),
         "engine": check_engine(engine),
     }
-    net = _check_model(model, options["engine"])
+    return options, _check_model(model, options["engine"])
+
+
+def _colour(image: np.ndarray) -> np.ndarray:
+    """The C-contiguous ``(H, W, 3)`` RGB the engine works on: grey repeated, alpha left out, float16 widened."""
     colour = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1)
     if colour.dtype == np.float16:
         colour = colour.astype(np.float32)
-    return image, np.ascontiguousarray(colour), net, options
+    return np.ascontiguousarray(colour)
+
+
+def _prepare(image, steps, strength, denoise, channel_axis, dtype, estimate_size, model, threads, engine):
+    """Check every argument once; return what the engine needs."""
+    image = _check_image(image, channel_axis)
+    options, net = _check_options(steps, strength, denoise, estimate_size, model, threads, engine)
+    return image, _colour(image), net, {**options, "dtype": output_dtype(image.dtype, dtype)}
 
 
 def _finish(image: np.ndarray, rgb_out: np.ndarray, channel_axis: int | None, dtype: np.dtype) -> np.ndarray:
@@ -190,13 +200,24 @@ def _finite(maps: np.ndarray) -> np.ndarray:
     return maps
 
 
-def _curve_maps(colour, net, options):
+class Estimate(NamedTuple):
+    """What the NumPy engine estimates for one image: the small copy the network saw, its key, the curve maps and their scale."""
+
+    small: np.ndarray
+    key: float
+    maps: np.ndarray
+    scale: float
+
+
+def _estimate(colour, net, options) -> Estimate:
+    """The network's curve maps for ``colour``; with ``strength='auto'`` scaled by the exposure guard."""
     planes, photo_key = network_input(colour, size=options["size"])
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, as an error
         maps = _finite(net(planes))
+    small = planes[..., :3]
     if options["strength"] == "auto":
-        return maps * np.float32(darkness(photo_key)), 1.0
-    return maps, options["strength"]
+        return Estimate(small, photo_key, maps * np.float32(darkness(photo_key)), 1.0)
+    return Estimate(small, photo_key, maps, options["strength"])
 
 
 def _run_onnx(colour, net, steps, options):
@@ -314,8 +335,9 @@ def enhance(
     )
     if options["engine"] == "onnx":
         return _finish(image, _run_onnx(colour, net, options["steps"], options), channel_axis, options["dtype"])
-    maps, scale = _curve_maps(colour, net, options)
-    return _finish(image, _render(colour, maps, options["steps"], scale, options), channel_axis, options["dtype"])
+    estimate = _estimate(colour, net, options)
+    rendered = _render(colour, estimate.maps, options["steps"], estimate.scale, options)
+    return _finish(image, rendered, channel_axis, options["dtype"])
 
 
 def enhance_steps(
@@ -352,8 +374,8 @@ def enhance_steps(
             _finish(image, _run_onnx(colour, net, k, options), channel_axis, options["dtype"])
             for k in range(1, MAX_STEPS + 1)
         ]
-    maps, scale = _curve_maps(colour, net, options)
+    estimate = _estimate(colour, net, options)
     return [
-        _finish(image, _render(colour, maps, k, scale, options), channel_axis, options["dtype"])
+        _finish(image, _render(colour, estimate.maps, k, estimate.scale, options), channel_axis, options["dtype"])
         for k in range(1, MAX_STEPS + 1)
     ]

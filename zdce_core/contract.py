@@ -41,6 +41,17 @@ DEFAULT_ENGINE = "numpy"
 JPEG_QUALITY = 92
 """JPEG and WebP quality of written photos unless a user asks for another (1..100)."""
 
+# --- Video (``zdce video``, ``zdce_core.VideoEnhancer``) ---
+
+TIME_CONSTANT = 0.25
+"""Seconds the smoothed curve maps take to move ``1 - 1/e`` (63 %) of the way to a new scene's; 98 % within one second."""
+
+VIDEO_CODEC = "libx264"
+"""The encoder ``zdce video`` uses where the container holds H.264 and none is asked for: fast, and every player reads it."""
+
+VIDEO_CRF = 18
+"""Constant-quality level ``zdce video`` asks of encoders that have one (x264, x265, VP9, AV1): visually lossless with x264."""
+
 # --- The estimator: the small copy the network sees, and the rules on a photo's key ---
 
 ESTIMATE_SIDE = 64

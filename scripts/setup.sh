@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv with zdce, its training extra, its test tools, the trackers tests/test_tracking.py drives,
-# Optuna for zdce sweep and PyAV for training on a video's frames.
+# Optuna for zdce sweep and PyAV for zdce video and training on a video's frames.
 # Safe to re-run. scripts/constraints.txt pins torch to the CPU build this machine kind provides
 # (a local wheel for Python 3.11). Where the pin would bring PyPI's CUDA build instead (Python 3.13,
 # Debian 13) and the system has a CPU torch (Debian's python3-torch), that one is used.

@@ -44,6 +44,7 @@ COMMANDS = {
     ),
     "batch": Command("batch", "enhance many photos (files, folders, globs) into an output folder"),
     "web": Command("web", "serve the in-browser page (the photo never leaves your computer) on this computer"),
+    "video": Command("video", "enhance a video clip, flicker-free, audio copied (needs zdce[video])"),
     "plugins": Command("plugins", "list plug-ins (version, hooks) and host adapters (host found, installed)"),
     "install": Command("plugins", f"install into {_HOSTS}"),
     "uninstall": Command("plugins", f"remove from {_HOSTS}"),

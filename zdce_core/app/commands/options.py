@@ -61,15 +61,25 @@ def add_curve_options(p: argparse.ArgumentParser) -> None:
                    help=f"0..1 or auto (default {contract.DEFAULT_STRENGTH})")
 
 
+def add_denoise_option(p: argparse.ArgumentParser) -> None:
+    """``--no-denoise``."""
+    p.add_argument("--no-denoise", dest="denoise", action="store_false", help="keep the noise the curves amplify")
+
+
+def add_model_option(p: argparse.ArgumentParser, *, onnx: bool) -> None:
+    """``--model FILE``; ``onnx``: the command also takes ``--engine onnx`` and its graphs."""
+    graphs = " or, with --engine onnx, a .onnx graph from zdce export" if onnx else ""
+    p.add_argument("--model", type=Path, metavar="FILE",
+                   help=f"weights instead of the bundled model: .npz (zdce export), .pt (zdce train; needs torch){graphs}")
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """``--steps``, ``--strength``, ``--no-denoise``, ``--quality``, ``--model`` and ``--engine``."""
     add_curve_options(p)
-    p.add_argument("--no-denoise", dest="denoise", action="store_false", help="keep the noise the curves amplify")
+    add_denoise_option(p)
     p.add_argument("--quality", type=bounded(1, 100), default=contract.JPEG_QUALITY, metavar="Q",
                    help=f"JPEG/WebP quality (default {contract.JPEG_QUALITY})")
-    p.add_argument("--model", type=Path, metavar="FILE",
-                   help="weights instead of the bundled model: .npz (zdce export), .pt (zdce train; needs torch) "
-                        "or, with --engine onnx, a .onnx graph from zdce export")
+    add_model_option(p, onnx=True)
     p.add_argument("--engine", choices=contract.ENGINES, default=contract.DEFAULT_ENGINE,
                    help="numpy, or onnx: the exported graph in ONNX Runtime (pip install 'zdce[onnx]')")
 

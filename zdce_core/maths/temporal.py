@@ -33,8 +33,14 @@ from .resample import LUMA, box_reduce, reduction_factor
 CUT_STOPS = 1.0
 """Change of key between two frames, in stops (factors of 2), that starts a new scene."""
 
-CUT_PATTERN = 0.3
-"""Mean absolute change of the relative brightness pattern (:func:`pattern_change`) that starts a new scene."""
+CUT_PATTERN = 0.15
+"""Mean absolute change of the relative brightness pattern (:func:`pattern_change`) that starts a new scene.
+
+Measured on the generated scenes of ``tests/clips.py``: two different scenes
+differ by 0.2 to 0.27 (real footage, with more contrast, by more); the same
+scene with fresh sensor noise by at most 0.04 at 128x72 (0.003 at 1080p), and
+moved by a sixteenth of its width by 0.1.
+"""
 
 PATTERN_SIDE = 16
 """Longer side of the grid the brightness pattern is compared on: coarse, so sensor noise averages out."""

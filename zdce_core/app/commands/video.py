@@ -10,7 +10,7 @@ from pathlib import Path
 from ... import contract
 from ...io.atomic import atomic_path, remove_stale
 from ..console import quiet_decoders
-from .options import DefaultsFormatter, add_curve_options, add_denoise_option, add_model_option, bounded
+from .options import add_curve_options, add_denoise_option, add_model_option, bounded
 
 _LOG_EVERY = 10.0
 """Seconds between progress lines when stderr is not a terminal (a log file gets a line, not a bar)."""
@@ -20,7 +20,6 @@ def register(sub, name: str, help: str) -> None:
     p = sub.add_parser(
         name,
         help=help,
-        formatter_class=DefaultsFormatter,
         description=(
             "Enhance a video clip (any container and codec FFmpeg reads), frame by frame with the photo engine, "
             "the curves smoothed over time and reset at scene cuts. Size, frame rate, timestamps, rotation and "
@@ -38,13 +37,14 @@ def register(sub, name: str, help: str) -> None:
     p.add_argument(
         "--time-constant", type=_time_constant, default=contract.TIME_CONSTANT, metavar="SECONDS",
         help="how slowly the curves follow the scene: 63%% of a change after this time, 98%% after 4 times it; "
-        "0 enhances each frame on its own",
+        f"0 enhances each frame on its own (default {contract.TIME_CONSTANT})",
     )
     p.add_argument("--codec", metavar="NAME",
                    help=f"FFmpeg video encoder, e.g. libx264, libx265, libvpx-vp9, libsvtav1 (default {contract.VIDEO_CODEC} "
                    "where the container holds it, else the container's default)")
     p.add_argument("--crf", type=bounded(0, 63), default=contract.VIDEO_CRF, metavar="N",
-                   help="constant quality for encoders that have it, lower is better (18: visually lossless with x264)")
+                   help=f"constant quality for encoders that have it, lower is better (default {contract.VIDEO_CRF}: "
+                   "visually lossless with x264)")
     p.add_argument("--preset", metavar="NAME", help="encoder speed preset, e.g. ultrafast ... veryslow for x264 (default the encoder's own: medium)")
     p.set_defaults(func=run)
 

@@ -222,6 +222,12 @@ def _fmt(value: float, spec: str, width: int) -> str:
     return f"{'-':>{width}s}" if np.isnan(value) else f"{value:{width}{spec}}"
 
 
+def psnr(reference: np.ndarray, out: np.ndarray) -> float:
+    """PSNR of 8-bit images in dB, at most :data:`PSNR_CAP` (identical images count as the cap, not infinity)."""
+    with np.errstate(divide="ignore"):
+        return min(PSNR_CAP, float(peak_signal_noise_ratio(reference, out, data_range=255)))
+
+
 def paired_table(title: str, pairs: list[tuple[np.ndarray, np.ndarray]], methods: dict[str, Method]) -> dict[str, np.ndarray]:
     """Print mean and worst PSNR, mean SSIM and CIEDE2000 of every method over ``(dark, reference)`` pairs."""
     print(f"\n## {title} ({len(pairs)} pairs)")
@@ -232,7 +238,7 @@ def paired_table(title: str, pairs: list[tuple[np.ndarray, np.ndarray]], methods
         for dark, reference in pairs:
             out = method(dark)
             rows.append([
-                min(PSNR_CAP, peak_signal_noise_ratio(reference, out, data_range=255)),
+                psnr(reference, out),
                 structural_similarity(reference, out, data_range=255, channel_axis=-1),
                 measures.ciede2000(reference, out),
             ])
@@ -248,13 +254,13 @@ def left_alone_table(title: str, names: tuple[str, ...], normals: list[np.ndarra
     for name, method in methods.items():
         if not name.startswith("default"):
             continue
-        psnr, change = [], []
+        scores, change = [], []
         for image in normals:
             out = method(image)
-            psnr.append(min(PSNR_CAP, peak_signal_noise_ratio(image, out, data_range=255)))
+            scores.append(psnr(image, out))
             change.append(measures.luminance(out).mean() - measures.luminance(image).mean())
-        worst = int(np.argmin(psnr))
-        print(f"{name:24s} {np.mean(psnr):8.2f} {psnr[worst]:8.2f} {np.mean(change):+10.4f}  {names[worst]}")
+        worst = int(np.argmin(scores))
+        print(f"{name:24s} {np.mean(scores):8.2f} {scores[worst]:8.2f} {np.mean(change):+10.4f}  {names[worst]}")
 
 
 NO_REF_COLUMNS = ("luminance", "noise", "clip+ pt", "NIQE", "BRISQUE", "lift", "lift max", "hue deg")

@@ -244,7 +244,9 @@ def test_without_the_dask_extra_the_error_names_the_install_command(
     monkeypatch.delattr("zdce_core.app.cluster")
     result = zdce_here(capsys, "batch", tmp_path / "in", "-o", tmp_path / "out", "--cluster", "local:2")
     assert result.returncode == 2
-    assert result.stderr.strip() == "zdce batch: --cluster needs Dask distributed; install it with: pip install 'zdce[dask]'"
+    assert result.stderr.strip() == (
+        "zdce: error: --cluster needs Dask distributed; install it with: pip install 'zdce[dask]' (see zdce batch --help)"
+    )
 
 
 def test_file_urls_name_local_folders(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

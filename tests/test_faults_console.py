@@ -112,8 +112,8 @@ def test_malformed_cluster_address_is_one_line(tmp_path: Path) -> None:
     done = _zdce("batch", photo, "-o", tmp_path / "out", "--cluster", "nonsense", text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "zdce batch: --cluster 'nonsense' is not a scheduler address (missing port number in address 'nonsense'); "
-        "expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) or local:N"
+        "zdce: error: --cluster 'nonsense' is not a scheduler address (missing port number in address 'nonsense'); "
+        "expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) or local:N (see zdce batch --help)"
     ]
     assert not (tmp_path / "out").exists()
 

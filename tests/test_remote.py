@@ -235,7 +235,8 @@ def test_missing_storage_package_is_a_one_line_hint(tmp_path: Path, capsys, monk
     result = zdce_here(capsys, "batch", "gs://archive/night/", "-o", tmp_path / "out")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "zdce batch: gs://archive/night/: gs:// URLs need gcsfs; install it with: pip install 'zdce[gcs]'"
+        "zdce: error: gs://archive/night/: gs:// URLs need gcsfs; install it with: pip install 'zdce[gcs]' "
+        "(see zdce batch --help)"
     ]
     unknown = zdce_here(capsys, "batch", "nosuch://archive/night/", "-o", tmp_path / "out")
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1

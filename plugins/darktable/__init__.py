@@ -19,7 +19,7 @@ from pathlib import Path
 
 from zdce_core import contract
 from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
-from zdce_core.adapters.hosts import existing_mode, fill_in, probe_version, user_config_dir
+from zdce_core.adapters.hosts import existing_mode, fill_in, package_version, probe_version, user_config_dir
 from zdce_core.io.atomic import atomic_path
 
 SCRIPT = "zdce_enhance.lua"
@@ -108,6 +108,12 @@ def _installed_paths(options: InstallOptions) -> tuple[Path, Path]:
     return folder / "lua" / "contrib" / SCRIPT, folder / "luarc"
 
 
+def locate() -> HostInfo | None:
+    """darktable on PATH, with the version of Debian's package if it is installed; nothing runs."""
+    executable = shutil.which("darktable")
+    return HostInfo(executable=executable, version=package_version("darktable")) if executable else None
+
+
 def detect() -> HostInfo | None:
     """darktable on PATH and the version it reports."""
     executable = shutil.which("darktable")
@@ -180,5 +186,6 @@ def zdce_host_adapters() -> list[HostAdapter]:
             install=install,
             uninstall=uninstall,
             is_installed=is_installed,
+            locate=locate,
         )
     ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from zdce_core import contract
 from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
-from zdce_core.adapters.hosts import fill_in, probe_version, user_config_dir
+from zdce_core.adapters.hosts import fill_in, package_version, probe_version, user_config_dir
 from zdce_core.io.atomic import atomic_path
 
 PLUGIN = "zdce-low-light-enhance"
@@ -53,6 +53,19 @@ def plugin_source(python: str) -> str:
         "FLOAT_BYTES": contract.WIRE_FLOAT_BYTES,
     }
     return fill_in(template, {k: repr(v) for k, v in values.items()}, "{name} = ", source=f"{PLUGIN}.py")
+
+
+def locate() -> HostInfo | None:
+    """The first GIMP 3 executable on PATH, with the version of Debian's gimp package if that is GIMP 3; nothing runs.
+
+    (On Debian 12 GIMP 3 runs in a chroot through a wrapper: only starting it tells its version.)
+    """
+    for name in EXECUTABLES:
+        executable = shutil.which(name)
+        if executable:
+            version = package_version("gimp")
+            return HostInfo(executable=executable, version=version if version and version.startswith("3.") else None)
+    return None
 
 
 def detect() -> HostInfo | None:
@@ -106,5 +119,6 @@ def zdce_host_adapters() -> list[HostAdapter]:
             install=install,
             uninstall=uninstall,
             is_installed=is_installed,
+            locate=locate,
         )
     ]

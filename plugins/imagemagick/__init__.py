@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 from zdce_core.adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions, hookimpl
-from zdce_core.adapters.hosts import existing_mode, probe_version, user_config_dir
+from zdce_core.adapters.hosts import existing_mode, package_version, probe_version, user_config_dir
 from zdce_core.io.atomic import atomic_path
 
 DELEGATES = "delegates.xml"
@@ -58,9 +58,13 @@ def find_executable() -> str | None:
     return found[0] if found else None
 
 
+def _path(name: str) -> str | None:
+    return shutil.which(name) if "/" not in name else (name if os.access(name, os.X_OK) else None)
+
+
 def _find() -> tuple[str, str] | None:
     for name in CANDIDATES:
-        path = shutil.which(name) if "/" not in name else (name if os.access(name, os.X_OK) else None)
+        path = _path(name)
         version = probe_version(path, "-version", VERSION) if path else None
         if version:
             return path, version
@@ -99,6 +103,15 @@ def policy_denial(executable: str) -> str | None:
                 f'"not allowed by the security policy"; remove that rule or allow the zdce delegate'
             )
     return verdict
+
+
+def locate() -> HostInfo | None:
+    """The first ImageMagick program present, with the version of Debian's package if it is installed; nothing runs."""
+    for name in CANDIDATES:
+        path = _path(name)
+        if path:
+            return HostInfo(executable=path, version=package_version("imagemagick"))
+    return None
 
 
 def detect() -> HostInfo | None:
@@ -210,5 +223,6 @@ def zdce_host_adapters() -> list[HostAdapter]:
             install=install,
             uninstall=uninstall,
             is_installed=is_installed,
+            locate=locate,
         )
     ]

@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     source, target = argv[:2]
     name = argv[2] if len(argv) == 3 else source
+    if not os.path.exists(source):
+        # ImageMagick's temporary is a link to the file the user named: a missing file is a dangling link here.
+        print(f"zdce delegate: no such file: {name}", file=sys.stderr)
+        return 1
     try:
         from zdce_core.app.console import mute_codec_loggers
         from zdce_core.threads import configure_command_process

@@ -23,10 +23,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @dataclass(frozen=True)
 class HostInfo:
-    """A detected host application."""
+    """A host application found: its executable and version (``None`` where only starting it would tell)."""
 
     executable: str
-    version: str
+    version: str | None
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,10 @@ class HostAdapter:
     """One host application's adapter: its name, what it adds to the host, and how to manage it.
 
     ``name`` is what ``zdce install NAME`` takes. ``install`` must be idempotent
-    and ``uninstall`` remove exactly what it added.
+    and ``uninstall`` remove exactly what it added. ``detect`` may start the
+    host to ask its version; ``locate``, if given, finds it without starting
+    anything (files, package metadata), which is what ``zdce plugins`` shows
+    unless asked to ``--wait``.
     """
 
     name: str
@@ -65,6 +68,7 @@ class HostAdapter:
     install: Callable[[InstallOptions], Changes]
     uninstall: Callable[[InstallOptions], Changes]
     is_installed: Callable[[InstallOptions], bool]
+    locate: Callable[[], HostInfo | None] | None = None
 
 
 @dataclass(frozen=True)

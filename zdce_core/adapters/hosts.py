@@ -9,6 +9,9 @@ from pathlib import Path
 
 from .hookspecs import InstallOptions
 
+DPKG_STATUS = Path("/var/lib/dpkg/status")
+"""dpkg's database of installed packages: versions are read from it without running a program."""
+
 VERSION_TIMEOUT_S = 60
 """GIMP in a chroot can take a while to print its version on a cold start."""
 
@@ -34,6 +37,30 @@ def probe_version(executable: str, flag: str, pattern: re.Pattern[str], *, check
         return None
     found = pattern.search(done.stdout + done.stderr)
     return found.group(1) if found and (done.returncode == 0 or not check_exit) else None
+
+
+def upstream(version: str) -> str:
+    """The upstream part of a Debian package version: no epoch, Debian revision or repack suffix.
+
+    >>> upstream("8:6.9.11.60+dfsg-1.6+deb12u1"), upstream("4.2.1-4"), upstream("3.0")
+    ('6.9.11.60', '4.2.1', '3.0')
+    """
+    version = version.split(":", 1)[-1]
+    version = version.rsplit("-", 1)[0] if "-" in version else version
+    return version.split("+", 1)[0].split("~", 1)[0]
+
+
+def package_version(package: str, status: Path = DPKG_STATUS) -> str | None:
+    """The upstream version of Debian package ``package`` if it is installed, read from dpkg's database; else ``None``."""
+    try:
+        text = status.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not a Debian system
+        return None
+    for stanza in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line.startswith(" "))
+        if fields.get("Package") == package and fields.get("Status", "").endswith(" installed") and "Version" in fields:
+            return upstream(fields["Version"])
+    return None
 
 
 def fill_in(template: str, values: dict[str, str], line: str, *, source: str) -> str:

@@ -190,6 +190,19 @@ def _expand(spec: str | URL, recursive: bool, exclude: Location | None) -> tuple
     return [(path, path.parent)], []
 
 
+def check_folder(folder: Path, what: str) -> None:
+    """ValueError naming ``folder`` when it, or a folder above it, is a file: no result could be written there.
+
+    A folder that does not exist yet is fine (writing creates it).
+    """
+    for place in (folder, *folder.parents):
+        if os.path.lexists(place):
+            if not place.is_dir():
+                problem = "is a file" if place == folder else f"lies below {place}, which is a file"
+                raise ValueError(f"{what} {folder} {problem}, not a folder; choose a folder (a new one is created)")
+            return
+
+
 def plan(inputs: Sequence[str | URL], outdir: Location, *, recursive: bool = False, suffix: str = "") -> Plan:
     """Turn INPUT arguments into jobs writing under ``outdir``, keeping folder structure.
 
@@ -203,13 +216,16 @@ def plan(inputs: Sequence[str | URL], outdir: Location, *, recursive: bool = Fal
     Raises
     ------
     ValueError
-        If ``outdir`` is an input folder and ``suffix`` is empty, or if two
+        If ``outdir`` is a file (or lies below one), if it is an input folder
+        and ``suffix`` is empty, or if two
         inputs would share one output. An input whose output would be another
         input file is skipped, never written over.
     """
     from ..io.images import file_problem
 
     outdir = outdir if isinstance(outdir, URL) else Path(outdir)
+    if not isinstance(outdir, URL):
+        check_folder(outdir, "output folder")
     out_real = _real(outdir)
     result = Plan()
     pairs: list[tuple[Location, Location]] = []

@@ -19,10 +19,14 @@ configure_command_process()
 
 
 class Command(NamedTuple):
-    """A sub-command: the module (in ``zdce_core.app.commands``) whose ``register(sub, name, help)`` adds its parser and ``func``."""
+    """A sub-command: the module (in ``zdce_core.app.commands``) whose ``register(sub, name, help)`` adds its parser and ``func``.
+
+    ``hidden``: a command that programs run, not people (left out of ``zdce --help``).
+    """
 
     module: str
     help: str
+    hidden: bool = False
 
 
 _HOSTS = "a host application (gimp, darktable, imagemagick)"
@@ -40,7 +44,7 @@ COMMANDS = {
         "compare", "render original | autocontrast | gamma 0.4 | zdce steps 4 | zdce steps 8 for some photos"
     ),
     "hostbridge": Command(
-        "hostbridge", "enhance raw float32 pixels for a host plug-in, requests on stdin (GIMP uses this)"
+        "hostbridge", "enhance raw float32 pixels for a host plug-in, requests on stdin (GIMP uses this)", hidden=True
     ),
     "batch": Command("batch", "enhance many photos (files, folders, globs) into an output folder"),
     "web": Command("web", "serve the in-browser page (the photo never leaves your computer) on this computer"),
@@ -52,16 +56,38 @@ COMMANDS = {
 """Every sub-command, in the order ``zdce --help`` lists them."""
 
 
+USAGE_ERROR = 2
+"""Exit status of every usage error (a wrong option, value or combination); 1 means files failed, 128+N a signal."""
+
+
+def usage_error(message: str, command: str | None) -> str:
+    """The one line a usage error prints: ``zdce: error: MESSAGE (see zdce COMMAND --help)``."""
+    return f"zdce: error: {message} (see {'zdce ' + command if command else 'zdce'} --help)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error in one line (not its usage block) and exit status :data:`USAGE_ERROR`."""
+
+    def error(self, message: str):
+        from .console import say
+
+        command = self.prog.removeprefix("zdce").strip() or None
+        say(usage_error(message, command))
+        self.exit(USAGE_ERROR)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``zdce`` parser, with the full parser of ``command`` (if it is one) and the help line of the others."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(prog="zdce", description="Zero-DCE low-light photo enhancement.")
+    parser = Parser(prog="zdce", description="Zero-DCE low-light photo enhancement.")
     parser.add_argument("--version", action="version", version=f"zdce {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, spec in COMMANDS.items():
         if name == command:
             importlib.import_module(f".commands.{spec.module}", __package__).register(sub, name, spec.help)
+        elif spec.hidden:
+            sub.add_parser(name)  # without help=, argparse leaves it out of the listing
         else:
             sub.add_parser(name, help=spec.help)
     return parser
@@ -83,10 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sigterm_interrupts():
             return args.func(args)
-    except (ValueError, OSError) as exc:
-        # Our own errors already name the file or argument: one line, no traceback.
+    except ValueError as exc:
+        # A usage error: our own messages already name the option or file and the problem.
+        say(usage_error(str(exc), args.command))
+        return USAGE_ERROR
+    except OSError as exc:
+        # The system refused something the command needed (a folder it could not read or write): it failed.
         say(f"zdce {args.command}: {exc}")
-        return 2
+        return 1
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM turned into one
         say(f"zdce {args.command}: interrupted")
         return exit_status(exc)

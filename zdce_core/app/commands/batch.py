@@ -99,35 +99,37 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
     )
     show_bar = not (args.quiet or args.json or args.dry_run)
-    reporter = _Reporter(len(planned.jobs) + len(planned.settled), show_bar, args.quiet)
     results: list[batch.Result] = []
-    for result in planned.settled:
-        results.append(result)
-        reporter(result)
-
-    def report(result: batch.Result) -> None:
-        results.append(result)
-        reporter(result)
-
     status = None
-    try:
-        with quiet_decoders(), stop_on_signals("batch") as (stop, received):
-            batch.run(
-                planned.jobs,
-                settings,
-                workers=args.workers or 1,
-                skip_existing=args.skip_existing,
-                dry_run=args.dry_run,
-                report=report,
-                stop=stop,
-                execute=execute,
-            )
-        if received:
-            status = exit_status(received[0])
-    except KeyboardInterrupt as exc:  # the second Ctrl-C or SIGTERM
-        status = exit_status(exc)
-    finally:
-        reporter.close()
+    # Inside the block descriptor 2 is the null device and sys.stderr a copy of the terminal:
+    # the bar is made there, or it would draw on the null device until the end.
+    with quiet_decoders():
+        reporter = _Reporter(len(planned.jobs) + len(planned.settled), show_bar, args.quiet)
+
+        def report(result: batch.Result) -> None:
+            results.append(result)
+            reporter(result)
+
+        try:
+            for result in planned.settled:
+                report(result)
+            with stop_on_signals("batch") as (stop, received):
+                batch.run(
+                    planned.jobs,
+                    settings,
+                    workers=args.workers or 1,
+                    skip_existing=args.skip_existing,
+                    dry_run=args.dry_run,
+                    report=report,
+                    stop=stop,
+                    execute=execute,
+                )
+            if received:
+                status = exit_status(received[0])
+        except KeyboardInterrupt as exc:  # the second Ctrl-C or SIGTERM
+            status = exit_status(exc)
+        finally:
+            reporter.close()
     _print_summary(results, args, interrupted=status is not None)
     if status is not None:
         return status

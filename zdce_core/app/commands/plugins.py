@@ -11,14 +11,6 @@ from pathlib import Path
 from ...adapters import manager
 from ...adapters.hookspecs import Changes, HostAdapter, HostInfo, InstallOptions
 
-PROBE_WAIT_S = 0.3
-"""How long ``zdce plugins`` waits for the hosts' version probes (run all at once).
-
-GIMP's chroot wrapper answers ``--version`` in about 0.15 s on a quiet machine
-and 0.6 s under load; a host slower than this is listed as not known yet,
-and ``--wait`` waits for it.
-"""
-
 
 def register(sub, name: str, help: str) -> None:
     p = sub.add_parser(name, help=help)
@@ -26,7 +18,8 @@ def register(sub, name: str, help: str) -> None:
         p.add_argument(
             "--wait",
             action="store_true",
-            help=f"wait for every host to report its version (by default the listing waits {PROBE_WAIT_S:g} s)",
+            help="start every host to ask its version; by default the listing reads only files and package "
+            "metadata, and starts nothing",
         )
         p.set_defaults(func=run_list)
         return
@@ -52,7 +45,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _detect(adapter: HostAdapter) -> Future[HostInfo | None]:
-    """``adapter.detect()`` on a daemon thread: a slow host holds back neither the listing nor the exit."""
+    """``adapter.detect()`` on a daemon thread, so every host is asked at once."""
     future: Future[HostInfo | None] = Future()
 
     def run() -> None:
@@ -65,22 +58,30 @@ def _detect(adapter: HostAdapter) -> Future[HostInfo | None]:
     return future
 
 
+def _found(host: HostInfo | None) -> str:
+    if host is None:
+        return "no"
+    return host.version or "yes (version: --wait)"
+
+
 def run_list(args: argparse.Namespace) -> int:
     adapters = manager.adapters()
-    # Each detect() asks its host for its version in a subprocess: all at once, while the rest is gathered.
-    probes = [_detect(adapter) for adapter in adapters]
-    plugin_rows = [(p.entry_point, f"{p.distribution} {p.version}", ",".join(p.hooks)) for p in manager.plugins()]
+    if args.wait:
+        # Each detect() may start its host to ask its version: all at once.
+        probes = [_detect(adapter) for adapter in adapters]
+        wait(probes)
+        found = [_found(probe.result()) for probe in probes]
+    else:
+        found = [_found(a.locate()) if a.locate else "? (--wait asks the host)" for a in adapters]
+    plugin_rows = [
+        (p.entry_point, f"{p.distribution} {p.version}", f"BROKEN: {p.error}" if p.error else ",".join(p.hooks))
+        for p in manager.plugins()
+    ]
     default = InstallOptions(python=sys.executable)
-    installed = ["yes" if adapter.is_installed(default) else "no" for adapter in adapters]
-    wait(probes, timeout=None if args.wait else PROBE_WAIT_S)
     rows = [("ADAPTER", "HOST", "HOST FOUND", "INSTALLED", "GIVES")]
-    for adapter, probe, is_installed in zip(adapters, probes, installed):
-        if probe.done():
-            host = probe.result()
-            found = host.version if host else "no"
-        else:
-            found = f"? (no answer in {PROBE_WAIT_S:g} s; --wait)"
-        rows.append((adapter.name, adapter.host, found, is_installed, adapter.description))
+    for adapter, host in zip(adapters, found):
+        installed = "yes" if adapter.is_installed(default) else "no"
+        rows.append((adapter.name, adapter.host, host, installed, adapter.description))
     _table([("PLUGIN", "VERSION", "HOOKS"), *plugin_rows])
     print()
     _table(rows)

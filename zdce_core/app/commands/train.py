@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import shlex
 import sys
 import time
 from pathlib import Path
 
-from ..console import say
+from ..console import printable, say
 from .options import DefaultsFormatter
 
 
@@ -83,34 +84,81 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 class _Progress:
-    """The progress bar a user watches: epoch x/N, the last epoch's loss, time left (tqdm's estimate)."""
+    """What a user watches. On a terminal, a bar: epoch x/N, the last epoch's loss, time left (tqdm's
+    estimate), with log records (such as MLflow's first-use lines) printed above it, not into it. Otherwise
+    (a log file, a pipe) one line per epoch, as ``zdce batch`` writes one per photo."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.bar = None
+        self._streams: list[tuple[logging.StreamHandler, object]] = []
 
     def on_run_start(self, run: dict) -> None:
-        from tqdm import tqdm
-
-        print(validation_line(run), file=sys.stderr)
+        say(validation_line(run))
         self.epochs, batches = run["config"]["epochs"], run["batches_per_epoch"]
         start = run.get("start_epoch", 0)
-        self.bar = tqdm(total=self.epochs * batches, initial=start * batches, unit="batch", disable=not self.enabled,
+        if not (self.enabled and _is_terminal(sys.stderr)):
+            return
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.epochs * batches, initial=start * batches, unit="batch", file=sys.stderr,
                         desc=f"epoch {min(start + 1, self.epochs)}/{self.epochs}", dynamic_ncols=True)
+        above = _AboveBar(self.bar)
+        for handler in _console_handlers():
+            self._streams.append((handler, handler.setStream(above)))
 
     def on_batch_end(self, epoch: int, batch: int, batches: int) -> None:
-        self.bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
-        self.bar.update(1)
+        if self.bar is not None:
+            self.bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
+            self.bar.update(1)
 
     def on_epoch_end(self, epoch: int, metrics: dict, model) -> None:
         shown = {"loss": f"{metrics['total']:.4f}"}
         if "val_total" in metrics:
             shown["val"] = f"{metrics['val_total']:.4f}"
-        self.bar.set_postfix(shown)
+        if self.bar is not None:
+            self.bar.set_postfix(shown)
+        elif self.enabled:
+            say(f"epoch {epoch}/{self.epochs}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+                + f" ({metrics['seconds']:.0f} s)")
 
     def close(self) -> None:
+        for handler, stream in reversed(self._streams):
+            handler.setStream(stream)
+        self._streams.clear()
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
+def _console_handlers() -> list[logging.StreamHandler]:
+    """The handlers, on any logger, that write log records to a stream other than a file."""
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    return [h for lg in loggers for h in lg.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+
+
+class _AboveBar:
+    """A stream for log handlers while the bar shows: each complete line is printed above the bar."""
+
+    def __init__(self, bar):
+        self.bar, self.pending = bar, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.bar.write(printable(line), file=sys.stderr)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def validation_line(run: dict) -> str:
@@ -235,7 +283,7 @@ def train_run(args: argparse.Namespace, *, group: str | None = None):
     progress = _Progress(not args.quiet)
     try:
         result = train(args.directory, Path(args.output), train_config(args), val_dir=args.val, resume=args.resume,
-                       start_from=start_from(args.start_from), callbacks=[progress, recorder])
+                       start_from=start_from(args.start_from), callbacks=[recorder, progress])
     except KeyboardInterrupt:
         progress.close()
         recorder.abort("interrupted")

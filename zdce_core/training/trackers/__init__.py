@@ -76,7 +76,9 @@ def available() -> dict[str, object]:
 
 def create(name: str) -> Tracker:
     """A new tracker ``name``; ValueError listing the known names, or naming the missing extra."""
+    from ...adapters.manager import broken_note
+
     trackers = available()
     if name not in trackers:
-        raise ValueError(f"no tracker named {name!r} (installed: {', '.join(trackers) or 'none'})")
+        raise ValueError(f"no tracker named {name!r} (installed: {', '.join(trackers) or 'none'}){broken_note()}")
     return trackers[name].create()

@@ -1,4 +1,4 @@
-"""Speed and memory of the engine and the command, as a user meets them; prints figures for README.
+"""Speed and memory of the engine and the command, as a user meets them; prints the figures of docs/speed.md.
 
 Usage::
 

@@ -1,6 +1,6 @@
 """Enhancement quality: the default against plain Zero-DCE and classic tools, on sets with and without a reference.
 
-Not a test: prints tables for the README and the model card, and optionally
+Not a test: prints tables for docs/quality.md and the model card, and optionally
 renders a picture sheet. Every measure is :mod:`zdce_core.measures`'s, on the
 8-bit result a user would save (each result is rounded to 8 bits first).
 

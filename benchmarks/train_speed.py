@@ -1,6 +1,6 @@
 """Training speed: seconds per epoch of ``zdce train`` with its default settings, on this machine.
 
-Not a test: prints figures for README and the model card. Runs ``train()``
+Not a test: prints figures for docs/training-and-tracking.md and the model card. Runs ``train()``
 (the loop ``zdce train`` runs) for a few epochs on the first ``--photos``
 photos of a folder (SICE part 1 by default) and reports each epoch's time,
 the time scaled to the whole folder, and the load average before and after,

@@ -36,7 +36,7 @@ SCHEDULER_CONFIG = {**cluster.SCHEDULER_CONFIG, "distributed.scheduler.allowed-f
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """A LocalCluster of 2 single-threaded worker processes, set up as README advises; yields (address, client)."""
+    """A LocalCluster of 2 single-threaded worker processes, set up as docs/cluster.md advises; yields (address, client)."""
     # Dask's nanny writes OMP_NUM_THREADS=1 and other thread settings into this process's environment
     # for good (distributed's pre-spawn-environ): the tests after these must not start programs with them.
     environment = dict(os.environ)

@@ -18,7 +18,7 @@
     * preferences > lua options: path of the zdce executable, format for the shortcut
 
     The engine runs as a host program: a Flatpak darktable needs
-    `flatpak-spawn --host` permission (see the zdce README).
+    `flatpak-spawn --host` permission (see zdce's docs/troubleshooting.md).
 
     SPDX-License-Identifier: MIT
 ]]

@@ -14,7 +14,7 @@ that keeps each value in a register through all steps; without it
 :func:`apply_curves_numpy`, the reference it is tested against, runs instead
 (same float32 operations, same result). No JIT compiler is involved, and the
 bands run on a pool of threads that release the GIL, so the first call in a
-fresh process is as fast as the others: see README, "Speed and memory".
+fresh process is as fast as the others: see docs/speed.md.
 """
 
 from __future__ import annotations

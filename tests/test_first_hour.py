@@ -189,7 +189,6 @@ def test_package_version_reads_dpkgs_database(tmp_path: Path) -> None:
 
 # Defect 7: `zdce train` wrote \r bar frames into a log; hostbridge was listed among user commands.
 def test_train_writes_one_line_per_epoch_to_a_log(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
     photos = [dark_photo(tmp_path / "photos" / f"p{i}.png", size=(96, 80), seed=i) for i in range(6)]
     log = tmp_path / "train.log"
     with open(log, "w") as stderr:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..contract import BLACK_HIGH, BLACK_LOW, ESTIMATE_SIDE, KEY_DARK, KEY_FINE
-from .schedule import FINE_TUNING, SCRATCH
+from .schedule import FINE_TUNING, LR_FINAL, SCRATCH
 
 SAMPLE_EVERY = 5
 """Epochs between two sample sheets of a run (one is always written after the last epoch)."""
@@ -56,7 +56,7 @@ class TrainConfig:
     batch_size: int = 8
     crop: int = 2 * ESTIMATE_SIDE
     lr: float = SCRATCH["lr"]
-    lr_final: float = 0.05
+    lr_final: float = LR_FINAL
     weight_decay: float = 1e-4
     grad_clip: float = 0.1
     val_fraction: float = 0.05

@@ -19,7 +19,8 @@ else:
 
 from clips import read_frames, scene, to_uint8, write_clip  # noqa: E402
 
-from zdce_core import VideoEnhancer, enhance  # noqa: E402
+from zdce_core import VideoEnhancer, enhance, measures  # noqa: E402
+from zdce_core.measures import flicker  # noqa: E402
 
 
 def zdce(*args, timeout=600) -> subprocess.CompletedProcess:
@@ -212,17 +213,7 @@ def test_bad_settings_are_usage_errors(small_clip, tmp_path):
 
 
 def luminance(frames) -> np.ndarray:
-    return np.array([float((np.asarray(f, np.float32) @ [0.2125, 0.7154, 0.0721]).mean()) for f in frames])
-
-
-def flicker_of(levels: np.ndarray) -> float:
-    """Mean frame-to-frame change of the logarithm of ``levels``."""
-    return float(np.abs(np.diff(np.log(levels))).mean())
-
-
-def flicker(frames) -> float:
-    """Mean frame-to-frame change of log mean luminance."""
-    return flicker_of(luminance(frames))
+    return np.array([measures.luminance(frame).mean() for frame in frames])
 
 
 def test_static_noisy_shot_does_not_pump():
@@ -233,7 +224,11 @@ def test_static_noisy_shot_does_not_pump():
     assert flicker(smoothed) <= 1.5 * flicker(frames)
     # The gain (output over input) holds steadier than frame by frame, where each frame's noise moves its curves.
     gain_smoothed, gain_single = luminance(smoothed) / luminance(frames), luminance(single) / luminance(frames)
-    assert flicker_of(gain_smoothed) < 0.8 * flicker_of(gain_single)
+
+    def gain_flicker(gains):
+        return float(np.abs(np.diff(np.log(gains))).mean())
+
+    assert gain_flicker(gain_smoothed) < 0.8 * gain_flicker(gain_single)
 
 
 def test_cut_changes_the_curves_at_once_and_a_light_settles():

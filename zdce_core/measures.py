@@ -15,7 +15,9 @@ Every measure takes RGB images, ``(h, w, 3)`` uint8, uint16 or float in [0, 1]
 - :func:`rgb_to_lab`, :func:`ciede2000` and :func:`hue_shift`: colour
   differences in CIELAB (sRGB, D65);
 - :func:`niqe`: the Natural Image Quality Evaluator with the published
-  parameters (``data/niqe_pris_params.npz``, see ``data/README.md``).
+  parameters (``data/niqe_pris_params.npz``, see ``data/README.md``);
+- :func:`flicker`: a clip's mean frame-to-frame change of log mean
+  luminance (``zdce video``'s temporal steadiness).
 """
 
 from __future__ import annotations
@@ -404,3 +406,17 @@ def niqe(image: np.ndarray) -> float:
     cov_result = np.cov(complete, rowvar=False)
     d = mu_pristine - mu_result
     return float(np.sqrt(d @ np.linalg.pinv((cov_pristine + cov_result) / 2) @ d))
+
+
+def flicker(frames) -> float:
+    """Mean frame-to-frame change of the natural log of the frames' mean :func:`luminance`: 0.01 is 1 % per frame.
+
+    A ratio measure, so a clip and its brightened copy compare directly: a
+    steady gain leaves it unchanged, curves that pump with each frame raise it.
+
+    >>> dim = [np.full((2, 2, 3), v, np.uint8) for v in (100, 101, 100)]
+    >>> round(flicker(dim), 4), round(flicker([2 * f for f in dim]), 4)
+    (0.01, 0.01)
+    """
+    means = np.array([luminance(frame).mean() for frame in frames])
+    return float(np.abs(np.diff(np.log(np.maximum(means, 1e-6)))).mean())

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..contract import VIDEO_CODEC, VIDEO_CRF
 
-_STILL_FORMATS = ("image2", "_pipe")  # FFmpeg reads a photo as a one-frame "video"
+_STILL_FORMAT, _STILL_SUFFIX = "image2", "_pipe"  # FFmpeg's readers of photos (png_pipe, ...): a one-frame "video"
 _CONTAINER_KEYS_DROPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}  # the muxer writes its own
 _CUT_TOLERANCE = 0.5  # seconds of a promised duration that may be missing before a clip counts as cut short
 
@@ -118,7 +118,7 @@ def _open_input(source: Path):
     finally:
         av.logging.set_level(level)
     try:
-        if clip.format.name == _STILL_FORMATS[0] or clip.format.name.endswith(_STILL_FORMATS[1]):
+        if clip.format.name == _STILL_FORMAT or clip.format.name.endswith(_STILL_SUFFIX):
             raise VideoError("is a still image, not a video; use zdce enhance")
         if not clip.streams.video:
             kinds = ", ".join(sorted({s.type for s in clip.streams})) or "nothing"

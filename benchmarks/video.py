@@ -126,7 +126,7 @@ def memory(counts: list[int], work: Path) -> list[str]:
         done = subprocess.run([sys.executable, "-c", probe, str(source), "-o", str(work / "4k-out.mp4")],
                               capture_output=True, text=True, check=True)
         peak = int(done.stdout.split()[-1]) / 1024
-        rows.append(f"| {count} frames ({count / RATE:.0f} s) | {peak:.0f} MiB | {time.perf_counter() - start:.1f} s |")
+        rows.append(f"| {count} frames ({count / RATE:.1f} s) | {peak:.0f} MiB | {time.perf_counter() - start:.1f} s |")
         print(rows[-1], flush=True)
     return rows
 

@@ -32,6 +32,16 @@ _STILL_FORMAT, _STILL_SUFFIX = "image2", "_pipe"  # FFmpeg's readers of photos (
 _CONTAINER_KEYS_DROPPED = {"encoder", "major_brand", "minor_version", "compatible_brands"}  # the muxer writes its own
 _CUT_TOLERANCE = 0.5  # seconds of a promised duration that may be missing before a clip counts as cut short
 
+_X264_LOOKAHEAD = 40  # frames: x264's look-ahead at its default preset, medium
+
+LOOKAHEAD_PIXELS = _X264_LOOKAHEAD * 1920 * 1080
+"""Pixels x264's look-ahead may hold: its 40 frames (preset medium) of 1080p.
+
+x264 keeps every look-ahead frame in memory; at 4K, 40 frames took ``zdce
+video``'s peak RSS to 1.5 GB (``benchmarks/video.py``), so larger frames get
+proportionally fewer (10 at 4K).
+"""
+
 
 class VideoError(ValueError):
     """A clip that cannot be read; the message names the problem, the caller the file."""
@@ -212,6 +222,9 @@ def _add_video_stream(output, codec: av.Codec, source, first: av.VideoFrame, col
         context.bit_rate = 0  # constant quality, no bitrate target (libvpx reads a non-zero one as a cap)
     elif source.bit_rate:
         context.bit_rate = source.bit_rate  # no quality scale: at least the source's bitrate
+    lookahead = LOOKAHEAD_PIXELS // (first.width * first.height)
+    if "rc-lookahead" in private and lookahead < _X264_LOOKAHEAD:
+        options["rc-lookahead"] = str(max(1, lookahead))
     if encoding.preset is not None:
         if "preset" not in private:
             raise OutputError(f"--preset does not apply to codec {codec.name}")

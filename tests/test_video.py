@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -260,3 +265,29 @@ def test_times_and_settings_are_checked():
         VideoEnhancer(9)
     with pytest.raises(TypeError, match="dtype=int32"):
         VideoEnhancer(dtype=np.int32)
+
+
+def test_progress_bar_on_a_terminal(small_clip, tmp_path):
+    """Frames and frames per second on a terminal; the bar ends its line before the summary (it did not, drawn on a
+    stream closed before the bar)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal 100 columns wide
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zdce_core", "video", str(small_clip), "-o", str(tmp_path / "out.mp4"), "--preset", "ultrafast"],
+        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal's other end closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=300) == 0
+    assert re.search(rb"12/12 \[[^]]*frame/s\]", seen), seen[-400:]
+    lines = seen.replace(b"\r\n", b"\n").split(b"\n")
+    assert any(line.startswith(b"wrote ") for line in lines), seen[-400:]

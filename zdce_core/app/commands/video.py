@@ -115,13 +115,17 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(source)
     try:
         container = output_format(target)
-        with quiet_decoders(), atomic_path(target) as tmp:
-            clip = transcode(source, tmp, enhance_frame, encoding=encoding, container_format=container, progress=progress)
+        with quiet_decoders():
+            try:
+                with atomic_path(target) as tmp:
+                    clip = transcode(source, tmp, enhance_frame, encoding=encoding, container_format=container,
+                                     progress=progress)
+            finally:
+                # The bar draws on quiet_decoders' copy of the terminal, which closes with the block.
+                seconds = progress.close()
     except VideoError as exc:
-        progress.close()
         print(f"zdce video: {target if isinstance(exc, OutputError) else source}: {exc}", file=sys.stderr)
         return 1
-    seconds = progress.close()
     if clip.cut_short:
         print(f"zdce video: {source}: cut short: {clip.cut_short}; wrote the {clip.frames} frames before it", file=sys.stderr)
     audio = f", {clip.audio_streams} audio stream{'s' if clip.audio_streams != 1 else ''} copied" if clip.audio_streams else ""

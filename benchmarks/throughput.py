@@ -5,9 +5,9 @@ Usage::
     python benchmarks/throughput.py [--set dicm] [--photos 64] [--repeat 1]
 
 Each configuration is the real command line in a fresh process (start-up,
-model load and, for ``--cluster local:2``, starting the cluster included),
+model load and, for ``--cluster``, starting the cluster included),
 enhancing the same photos into a fresh temporary folder: ``--workers 1``,
-``--workers 2`` and ``--cluster local:2``. Each runs on a quarter of the
+``--workers 2``, ``--cluster local:1`` and ``--cluster local:2``. Each runs on a quarter of the
 photos and on all of them, interleaved; ``steady`` is the rate between the two
 (start-up cancels out), which is what a long run over an archive gets. The
 best of ``--repeat`` rounds is kept; the load average is printed beside the
@@ -31,8 +31,11 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"
 CONFIGS = {
     "batch --workers 1": ["--workers", "1"],
     "batch --workers 2": ["--workers", "2"],
+    "batch --cluster local:1": ["--cluster", "local:1"],
     "batch --cluster local:2": ["--cluster", "local:2"],
 }
+# The cluster against the local batch on the same cores: the steady rates' ratio is printed.
+COMPARED = ("batch --cluster local:2", "batch --workers 2")
 PER_DAY = 1_000_000
 SECONDS_PER_DAY = 86_400
 
@@ -74,14 +77,17 @@ def main() -> None:
           f"1-minute load average {min(loads):.1f}..{max(loads):.1f} during the runs")
     print(f"| command | {len(photos)} photos, s | photos/s with start-up | steady photos/s | per core | cores for 1M photos/day |")
     print("|---|---|---|---|---|---|")
+    rates = {}
     for name in CONFIGS:
         total, part = best[(name, len(photos))], best[(name, len(few))]
-        steady = (len(photos) - len(few)) / (total - part) if total > part else math.nan
+        steady = rates[name] = (len(photos) - len(few)) / (total - part) if total > part else math.nan
         # Every configuration may use all the cores (--workers 1 gives its one photo all the threads).
         per_core = steady / cores
         print(f"| zdce {name} | {total:.1f} | {len(photos) / total:.2f} | {steady:.2f} | {per_core:.2f} | "
               f"{math.ceil(need / per_core) if per_core > 0 else 'n/a'} |")
     print(f"1M photos/day is {need:.1f} photos/s around the clock.")
+    cluster, local = COMPARED
+    print(f"steady photos/s, zdce {cluster} / zdce {local}: {rates[cluster] / rates[local]:.2f}x")
 
 
 if __name__ == "__main__":

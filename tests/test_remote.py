@@ -67,7 +67,7 @@ def s3():
 @pytest.fixture(scope="module")
 def scheduler(s3):
     """Two single-threaded worker processes, started with the S3 environment; yields (address, client)."""
-    with dask.config.set({**cluster.SCHEDULER_CONFIG, "distributed.scheduler.allowed-failures": 1}):
+    with dask.config.set({**cluster.SCHEDULER_CONFIG, **cluster.WORKER_CONFIG, "distributed.scheduler.allowed-failures": 1}):
         with distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
         ) as local, distributed.Client(local, set_as_default=False) as client:

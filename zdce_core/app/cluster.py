@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -241,7 +242,9 @@ def _run(
                 _stop(client, stop_flag, remaining)
                 remaining = {f for f in remaining if f.status != "cancelled"}
             ready = [f for f in finished.next_batch(block=False) if f in remaining]
-            if not ready:
+            if not ready and stopping:
+                time.sleep(POLL_SECONDS)  # stop.wait would return at once: a spin starving the client's own thread
+            elif not ready:
                 stop.wait(POLL_SECONDS)
             for future in ready:
                 if future.status not in ("finished", "error", "cancelled"):

@@ -145,11 +145,19 @@ def test_reset_heap_undoes_the_nannys_trim_threshold() -> None:
     assert after < 10, after
 
 
+def _executing(dask_worker) -> list[str]:
+    return [task.key for task in dask_worker.state.executing]
+
+
 class Killer:
-    """Kills (SIGKILL) each worker process seen processing a photo named ``name``, at most ``limit`` of them.
+    """Kills (SIGKILL) each worker process seen executing a photo named ``name``, at most ``limit`` of them.
 
     Stands in for a decoder crash, the kernel's OOM killer or a lost node. Chosen by photo, not by
-    time: a kill that waits for outputs to appear races the run (fast workers finish first).
+    time: a kill that waits for outputs to appear races the run (fast workers finish first). Only a
+    worker executing the photo is killed, as a crash would: one the scheduler has merely assigned it
+    to may still be starting (loading the model), and a nanny whose new worker dies before reporting
+    its start gives up restarting it ("Failed to restart worker after its process exited" in
+    distributed's nanny), which once left the next test waiting 120 s for its second worker.
     """
 
     def __init__(self, client, name: str, limit: int) -> None:
@@ -161,7 +169,7 @@ class Killer:
     def _watch(self) -> None:
         while not self._done.is_set() and len(self.kills) < self.limit:
             pids = _pids(self.client)
-            for worker, keys in self.client.processing().items():
+            for worker, keys in self.client.run(_executing, on_error="ignore").items():
                 pid = pids.get(worker)
                 if pid and pid not in self.kills and any(key.endswith(f"-{self.name}") for key in keys):
                     os.kill(pid, signal.SIGKILL)

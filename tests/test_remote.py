@@ -165,6 +165,16 @@ def test_bucket_to_local_folder_with_a_bad_object(s3, tmp_path: Path, capsys) ->
     assert "failed: s3://mixed/nothing-here: no such object or prefix" in missing.stdout
 
 
+def test_folder_and_bucket_inputs_in_one_batch(s3, tmp_path: Path, capsys) -> None:
+    url = _bucket(s3, "both", {"cam1/night0.jpg": _photo_bytes(0, ".jpg")})
+    (tmp_path / "cam2").mkdir()
+    (tmp_path / "cam2" / "night1.png").write_bytes(_photo_bytes(1, ".png"))
+    result = zdce_here(capsys, "batch", url, tmp_path / "cam2", "-r", "-o", "s3://both/out/", "--json")
+    assert result.returncode == 0, result.stderr
+    assert _report(result.stdout)["done"] == 2
+    assert sorted(_objects(s3, "both", "out/")) == ["cam1/night0.jpg", "night1.png"]
+
+
 def test_skip_existing_rerun_checks_the_bucket(s3, tmp_path: Path, capsys) -> None:
     files = {f"night{i}.png": _photo_bytes(i, ".png") for i in range(5)}
     url = _bucket(s3, "resume", files)

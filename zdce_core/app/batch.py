@@ -235,7 +235,7 @@ def plan(inputs: Sequence[str | URL], outdir: Location, *, recursive: bool = Fal
         pairs += found
         result.settled += refused
     if not suffix:
-        for base in sorted({_real(b) for _, b in pairs}):
+        for base in sorted({_real(b) for _, b in pairs}, key=str):  # folders and prefixes mixed
             if base == out_real:
                 raise ValueError(
                     f"output folder {outdir} is an input folder; choose another folder, "

@@ -175,6 +175,18 @@ def test_folder_and_bucket_inputs_in_one_batch(s3, tmp_path: Path, capsys) -> No
     assert sorted(_objects(s3, "both", "out/")) == ["cam1/night0.jpg", "night1.png"]
 
 
+def test_globs_on_keys_keep_the_structure_below_the_wildcard(s3, tmp_path: Path, capsys) -> None:
+    files = {"2024-01/cam1/a.jpg": _photo_bytes(0, ".jpg"), "2024-02/cam2/b.jpg": _photo_bytes(1, ".jpg"),
+             "2024-02/cam2/c.png": _photo_bytes(2, ".png"), "2023-12/cam1/d.jpg": _photo_bytes(3, ".jpg")}
+    _bucket(s3, "globs", files)
+    result = zdce_here(capsys, "batch", "s3://globs/in/2024-*/cam?/*.jpg", "-o", tmp_path / "out", "--json")
+    assert result.returncode == 0, result.stderr
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["2024-01/cam1/a.jpg", "2024-02/cam2/b.jpg"]
+    nothing = zdce_here(capsys, "batch", "s3://globs/in/*.tif", "-o", tmp_path / "out")
+    assert nothing.returncode == 1 and "s3://globs/in/*.tif: no objects match this pattern" in nothing.stdout
+
+
 def test_skip_existing_rerun_checks_the_bucket(s3, tmp_path: Path, capsys) -> None:
     files = {f"night{i}.png": _photo_bytes(i, ".png") for i in range(5)}
     url = _bucket(s3, "resume", files)

@@ -22,7 +22,7 @@ def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
     scene = 0.08 + 0.07 * np.sin(9 * xx) * np.cos(5 * yy)
     rgb = scene[..., None] * rng.uniform(0.7, 1.3, 3) + rng.normal(0, 0.01, (height, width, 3))
-    rgb[height // 3 : height // 2, width // 4 : width // 3] = 0.8
+    rgb[height // 3 : height // 2, width // 4 : width // 3] = 0.3
     return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
 
@@ -62,17 +62,34 @@ def test_trained_estimator_both_ways(shape):
 
 @pytest.mark.parametrize("level", [0.03, 0.12, 0.18, 0.3])
 @pytest.mark.parametrize("black_share", [0.0, 0.6])
-def test_training_and_inference_judge_darkness_alike(level, black_share):
-    """The loss and the inference guard judge a photo's darkness from the same key, black pixels left out."""
-    from zdce_core.maths.exposure import darkness as inference_darkness, key as inference_key
-    from zdce_core.training.estimator import key as training_key
+def test_training_and_inference_judge_under_exposure_alike(level, black_share):
+    """The loss and the inference guard judge a photo's under-exposure from the same white point."""
+    from zdce_core.maths.exposure import darkness as inference_darkness, under_exposure as inference_stops
+    from zdce_core.training.estimator import under_exposure as training_stops
     from zdce_core.training.losses import LossWeights, darkness as training_darkness
 
     rgb = np.clip(_photo(60, 80) / 255 * level / 0.1, 0, 1).astype(np.float32)
     rgb[: round(60 * black_share)] = 0.002  # a black sky
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
-    k = training_key(x)
-    assert float(k) == pytest.approx(inference_key(rgb), abs=1e-5)
-    if black_share:
-        assert inference_key(rgb) == pytest.approx(inference_key(rgb[round(60 * black_share) :]), rel=0.02)
-    assert float(training_darkness(k, LossWeights())) == pytest.approx(inference_darkness(inference_key(rgb)), abs=1e-4)
+    stops = training_stops(x)
+    assert float(stops) == pytest.approx(inference_stops(rgb), abs=1e-4)
+    assert float(training_darkness(stops, LossWeights())) == pytest.approx(inference_darkness(inference_stops(rgb)), abs=1e-4)
+
+
+def test_under_exposure_follows_the_white_point_not_the_key():
+    """Hand-computed: a photo whose brightest channel reaches linear 0.83 (sRGB 0.9197) is 0 stops under,
+    the same photo at a quarter of the light 2 stops, whatever its key; a night frame with a lamp stays near 0."""
+    from zdce_core.maths.exposure import srgb_to_linear, under_exposure
+
+    def encode(linear):
+        return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055).astype(np.float32)
+
+    high_key = np.full((40, 40, 3), 0.6, np.float32)
+    high_key[:, :4] = encode(np.float32(0.83))  # a white stripe, 10% of the frame
+    assert under_exposure(high_key) == pytest.approx(0.0, abs=1e-3)
+    quarter = encode(srgb_to_linear(high_key) / 4)
+    assert under_exposure(quarter) == pytest.approx(2.0, abs=1e-3)
+    night = np.full((40, 40, 3), 0.01, np.float32)
+    night[10:13, 10:13] = [1.0, 0.6, 0.2]  # an orange lamp, 0.6% of the frame
+    assert under_exposure(night) == pytest.approx(0.0, abs=1e-3)
+    assert under_exposure(night[20:]) > 6  # the same night without its lamp: deeply under-exposed

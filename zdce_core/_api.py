@@ -201,23 +201,23 @@ def _finite(maps: np.ndarray) -> np.ndarray:
 
 
 class Estimate(NamedTuple):
-    """What the NumPy engine estimates for one image: the small copy the network saw, its key, the curve maps and their scale."""
+    """What the NumPy engine estimates for one image: the small copy the network saw, the stops it is under-exposed, the curve maps and their scale."""
 
     small: np.ndarray
-    key: float
+    stops: float
     maps: np.ndarray
     scale: float
 
 
 def _estimate(colour, net, options) -> Estimate:
     """The network's curve maps for ``colour``; with ``strength='auto'`` scaled by the exposure guard."""
-    planes, photo_key = network_input(colour, size=options["size"])
+    planes, stops = network_input(colour, size=options["size"])
     with np.errstate(over="ignore", invalid="ignore"):  # reported below, as an error
         maps = _finite(net(planes))
     small = planes[..., :3]
     if options["strength"] == "auto":
-        return Estimate(small, photo_key, maps * np.float32(darkness(photo_key)), 1.0)
-    return Estimate(small, photo_key, maps, options["strength"])
+        return Estimate(small, stops, maps * np.float32(darkness(stops)), 1.0)
+    return Estimate(small, stops, maps, options["strength"])
 
 
 def _run_onnx(colour, net, steps, options):
@@ -264,8 +264,8 @@ def enhance(
     strength : float or 'auto', optional
         Scale of the curves, 0 (unchanged) to 1 (as trained); brightness
         grows with it. ``'auto'`` (default) applies the network's own
-        per-pixel, per-channel curves, scaled by how dark the photo is as a
-        whole: in full to dark photos, not at all to well-exposed ones (see
+        per-pixel, per-channel curves, scaled by how under-exposed the photo
+        is: in full to under-exposed photos, not at all to well-exposed ones (see
         :mod:`zdce_core.maths.exposure`).
     denoise : bool, optional
         Suppress the sensor noise the curves amplify, in proportion to the

@@ -18,7 +18,7 @@ NETWORK_WIDTH = 32
 """Channels of every hidden convolution."""
 
 NETWORK_INPUTS = 4
-"""Input planes: red, green, blue and the key plane."""
+"""Input planes: red, green, blue and the exposure plane (how many stops the photo is under-exposed)."""
 
 # --- Parameters a user sets (API keywords, command-line options, host dialogs, ZDCE_* variables) ---
 
@@ -27,7 +27,7 @@ MIN_STEPS, MAX_STEPS = 1, CURVE_ITERATIONS
 
 DEFAULT_STEPS = MAX_STEPS
 DEFAULT_STRENGTH = "auto"
-"""``"auto"``: the network's curves, scaled by how dark the photo is (:data:`KEY_DARK`, :data:`KEY_FINE`)."""
+"""``"auto"``: the network's curves, scaled by how under-exposed the photo is (:data:`FINE_STOPS`, :data:`DARK_STOPS`)."""
 DEFAULT_DENOISE = True
 
 STRENGTH_LEVELS = tuple(round(0.1 * i, 1) for i in range(1, 11))
@@ -52,7 +52,7 @@ VIDEO_CODEC = "libx264"
 VIDEO_CRF = 18
 """Constant-quality level ``zdce video`` asks of encoders that have one (x264, x265, VP9, AV1): visually lossless with x264."""
 
-# --- The estimator: the small copy the network sees, and the rules on a photo's key ---
+# --- The estimator: the small copy the network sees, and the rules on a photo's exposure ---
 
 ESTIMATE_SIDE = 64
 """Longer side, in pixels, of the copy DCE-Net runs on (at most), in training and at inference.
@@ -68,18 +68,34 @@ photo gets maps of one value per 60x60 pixels, which the smooth curves allow.
 MAX_ESTIMATE_SIDE = 1024
 """Largest ``estimate_size`` accepted: the network's cost grows with its square (about 80 k multiply-adds per pixel)."""
 
-KEY_STOPS = 8
-"""Stops below white that the key plane spans: keys of ``2 ** -8`` or less give -1."""
-
 BLACK_LOW, BLACK_HIGH = 0.007, 0.03
 """Levels below which a pixel or region counts as black, fading in up to the second.
 
-Black pixels do not count in the key, and the training target keeps black
-regions near black so night skies and sensor noise are not lifted.
+The training target keeps black regions near black so night skies and sensor
+noise are not lifted.
 """
 
-KEY_DARK, KEY_FINE = 0.2, 0.23
-"""Keys of a photo that ``strength="auto"`` lifts in full and of one it leaves alone (training fades the gain out between them too)."""
+WHITE = 0.83
+"""Linear-light white point of a well-exposed photo: the :data:`WHITE_PERCENTILE` percentile of its brightest channel.
+
+The geometric mean of that percentile over the tune half of
+``shared/data/dev-synth/normal`` (the 19 photos at even positions of its
+sorted names), measured on the copy the network sees; its spread there is
+0.20 stops, against 0.60 stops for the log-average key.
+"""
+
+WHITE_PERCENTILE = 99.5
+"""Percentile of the brightest channel that stands for a photo's white point (a few highlights may clip)."""
+
+MAX_STOPS = 7.0
+"""Largest under-exposure measured, in stops: a black frame is lifted by at most this; the exposure plane is stops over this."""
+
+FINE_STOPS, DARK_STOPS = 0.6, 1.0
+"""Under-exposures that ``strength="auto"`` leaves alone and lifts in full (training fades the gain in between them too).
+
+A well-exposed photo whose brightest parts stay short of white (a grey cat, a
+misty morning) measures up to about half a stop under.
+"""
 
 # --- The hostbridge wire format (``zdce hostbridge`` and the GIMP plug-in that talks to it) ---
 # A request is one line of JSON, ``{"width": W, "height": H, "channels": C, "steps": N,

@@ -155,6 +155,6 @@ class VideoEnhancer:
             self._time = time
         colour = _colour(image)
         estimate = _estimate(colour, self._net, options)
-        maps = self._smoother.update(estimate.maps, estimate.small, estimate.key, interval)
+        maps = self._smoother.update(estimate.maps, estimate.small, estimate.stops, interval)
         rendered = _render(colour, maps, options["steps"], estimate.scale, options)
         return _finish(image, rendered, self._channel_axis, options["dtype"])

@@ -4,9 +4,10 @@ DCE-Net never sees a photo at full resolution. The photo is box-reduced by
 the integer factor :func:`network_input_factor` (aspect ratio kept,
 :func:`zdce_core.maths.resample.box_reduce`) to a copy whose longer side is at
 most :data:`zdce_core.contract.ESTIMATE_SIDE`; the network runs on that copy and on a fourth,
-constant plane that tells it the copy's key (:func:`key_plane`, the key of
-:func:`zdce_core.maths.exposure.key`), so it knows how dark the photo is as a
-whole although its 15-pixel receptive field sees a quarter of the scene. Its
+constant plane that tells it how many stops the photo is under-exposed
+(:func:`exposure_plane` of :func:`zdce_core.maths.exposure.under_exposure`),
+so it knows how far to lift the photo as a whole although its 15-pixel
+receptive field sees a quarter of the scene. Its
 ``3 * iterations`` curve maps are upsampled bilinearly
 (``align_corners=False``) to full resolution, where the curves are applied.
 Training (:mod:`zdce_core.training.loop`) runs exactly this path on its crops,
@@ -15,23 +16,19 @@ so what is trained is what runs.
 
 from __future__ import annotations
 
-import math
-
-from ..contract import ESTIMATE_SIDE, KEY_STOPS
+from ..contract import ESTIMATE_SIDE, MAX_STOPS
 from .resample import reduction_factor
 
 
-def key_plane(key: float) -> float:
-    """The value of the network's fourth input plane for a photo of key ``key``: stops below white over :data:`zdce_core.contract.KEY_STOPS`, in [-1, 0].
+def exposure_plane(stops: float) -> float:
+    """The value of the network's fourth input plane for a photo ``stops`` under-exposed: stops over :data:`zdce_core.contract.MAX_STOPS`, in [0, 1].
 
-    The key's logarithm, because the gain a photo needs goes with the
-    inverse of its key; training (:mod:`zdce_core.training.estimator`) uses
-    the same formula on tensors.
+    Training (:mod:`zdce_core.training.estimator`) uses the same formula on tensors.
 
-    >>> key_plane(1.0), key_plane(0.25), key_plane(0.0)
-    (0.0, -0.25, -1.0)
+    >>> exposure_plane(0.0), exposure_plane(3.5), exposure_plane(7.0)
+    (0.0, 0.5, 1.0)
     """
-    return math.log2(max(key, 2.0**-KEY_STOPS)) / KEY_STOPS
+    return stops / MAX_STOPS
 
 
 def network_input_factor(height: int, width: int) -> int:

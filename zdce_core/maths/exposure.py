@@ -1,28 +1,31 @@
-"""How dark a photo is: its key, which the network is given, and the one guard on its maps.
+"""How under-exposed a photo is, which the network is told, and the one guard on its maps.
 
-The key is the log-average brightness (channel mean, as the training losses
-measure it) of the photo's pixels above the black toe (:data:`BLACK_LOW` to
-:data:`BLACK_HIGH`, in :mod:`zdce_core.contract`): a black sky or a black background says nothing about
-how well the scene is exposed, so it does not count. It is computed on the
-copy the network runs on (:mod:`zdce_core.maths.estimator`), and the network
-gets it as its fourth input plane: with a 15-pixel receptive field it sees a
-quarter of the scene and could not otherwise tell a dark photo from a dark
-corner of a bright one. The training losses (``zdce_core.training.losses``)
-set each photo's exposure target from the same number.
+A well-exposed photo puts its brightest parts near white, whatever its key: a
+high-key beach and a night street with lamps both reach it, an under-exposed
+room does not. So a photo's *under-exposure* is measured from its white
+point, in stops: how far (in linear light) the 99.5th percentile of its
+brightest channel falls short of :data:`~zdce_core.contract.WHITE`, the white point of
+well-exposed photos. A night scene with light sources in the frame is
+therefore dark but not under-exposed (its lights are near white): it gets a
+small lift and stays a night scene; a photo 4 stops under gets 4 stops, a
+high-key one comes back high-key.
 
-The guard: a photo whose key is :data:`KEY_FINE` or more is left alone by
-``strength="auto"``, one of :data:`KEY_DARK` or less gets the network's curves
-in full, and between the two the maps are scaled down (:func:`darkness`). The
-maps keep their shape: the guard never replaces them by a global curve.
+The measure runs on the copy the network sees (:mod:`zdce_core.maths.estimator`),
+which gets it as its fourth input plane; the training losses
+(``zdce_core.training.losses``) lift each photo by the same number of stops.
+
+The guard: a photo under-exposed by ``FINE_STOPS`` or less is left alone by
+``strength="auto"``, one by ``DARK_STOPS`` or more gets the network's curves
+in full, and between the two the maps are scaled down (:func:`darkness`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..contract import BLACK_HIGH, BLACK_LOW, KEY_DARK, KEY_FINE
-
-_EPS = 1.0 / 255
+from ..contract import DARK_STOPS, FINE_STOPS, MAX_STOPS, WHITE, WHITE_PERCENTILE
 
 
 def _smoothstep(value, low: float, high: float):
@@ -30,31 +33,36 @@ def _smoothstep(value, low: float, high: float):
     return t * t * (3 - 2 * t)
 
 
-def key(rgb: np.ndarray) -> float:
-    """Log-average channel-mean brightness of the non-black pixels of a float ``(h, w, 3)`` image in [0, 1].
+def srgb_to_linear(v):
+    """The sRGB decoding curve (IEC 61966-2-1) of values in [0, 1], element-wise.
 
-    A pixel counts with weight 0 below :data:`BLACK_LOW`, 1 above
-    :data:`BLACK_HIGH` (smoothly between); an all-black image has key 0.
-
-    >>> key(np.full((2, 2, 3), 0.25, np.float32))
-    0.25
-    >>> half_black = np.concatenate([np.zeros((2, 2, 3)), np.full((2, 2, 3), 0.25)]).astype(np.float32)
-    >>> key(half_black), key(np.zeros((2, 2, 3), np.float32))
-    (0.25, 0.0)
+    >>> [round(float(x), 4) for x in srgb_to_linear(np.array([0.0, 0.04, 0.5, 1.0]))]
+    [0.0, 0.0031, 0.214, 1.0]
     """
-    level = np.asarray(rgb, np.float32).mean(axis=-1)
-    weight = _smoothstep(level, BLACK_LOW, BLACK_HIGH)
-    total = float(weight.sum())
-    if total <= 0:
-        return 0.0
-    log_mean = float((weight * np.log(level + _EPS)).sum()) / total
-    return round(max(0.0, float(np.exp(log_mean)) - _EPS), 6)
+    v = np.asarray(v, np.float32)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-def darkness(photo_key: float) -> float:
-    """The guard's factor on the maps for a photo of key ``photo_key``: 1 at :data:`KEY_DARK` or below, 0 at :data:`KEY_FINE` or above.
+def under_exposure(rgb: np.ndarray) -> float:
+    """Stops by which a float ``(h, w, 3)`` image in [0, 1] falls short of a proper exposure, in [0, ``MAX_STOPS``].
 
-    >>> darkness(0.05), darkness(0.4), darkness(0.215)
-    (1.0, 0.0, 0.5)
+    >>> under_exposure(np.full((4, 4, 3), 1.0, np.float32))
+    0.0
+    >>> round(under_exposure(np.full((4, 4, 3), 0.5, np.float32)), 3)   # linear 0.214: 1.96 stops under 0.83
+    1.955
+    >>> under_exposure(np.zeros((4, 4, 3), np.float32))
+    7.0
     """
-    return round(1.0 - float(_smoothstep(photo_key, KEY_DARK, KEY_FINE)), 6)
+    brightest = srgb_to_linear(rgb).max(axis=-1)
+    white = float(np.percentile(brightest, WHITE_PERCENTILE))
+    stops = math.log2(WHITE / max(white, WHITE * 2.0**-MAX_STOPS))
+    return round(min(max(stops, 0.0), MAX_STOPS), 6)
+
+
+def darkness(stops: float) -> float:
+    """The guard's factor on the maps for a photo ``stops`` under: 0 at ``FINE_STOPS`` or less, 1 at ``DARK_STOPS`` or more (:mod:`zdce_core.contract`).
+
+    >>> darkness(0.3), darkness(2.0), darkness(0.8)
+    (0.0, 1.0, 0.5)
+    """
+    return round(float(_smoothstep(stops, FINE_STOPS, DARK_STOPS)), 6)

@@ -4,7 +4,7 @@ The network (:class:`zdce_core.training.model.DCENet`, Guo et al. 2020) is
 seven 3x3 convolutions with symmetric skip concatenations and a tanh head, of
 the shape :mod:`zdce_core.contract` gives it; its input is the small copy of a
 photo (at most :data:`zdce_core.contract.ESTIMATE_SIDE` on the longer side)
-and the copy's key plane (:func:`zdce_core.maths.estimate.network_input`), so
+and the copy's exposure plane (:func:`zdce_core.maths.estimate.network_input`), so
 each convolution is one matrix product over the 3x3 neighbourhoods of its
 input (im2col), in float32, channels last. At about 80 k multiply-adds per
 pixel, a 64 x 64 copy costs about 0.33 G: milliseconds, with no runtime

@@ -1,18 +1,19 @@
 """Curve maps over time: exponential smoothing with a time constant, reset at scene cuts.
 
-Enhanced frame by frame, a video flickers: each frame gets its own key and
-its own curve maps, so sensor noise, a passing light or the network's
+Enhanced frame by frame, a video flickers: each frame gets its own exposure
+and its own curve maps, so sensor noise, a passing light or the network's
 64-pixel view shifting with small motion change the curves from one frame to
 the next. :class:`CurveSmoother` keeps an exponential moving average of what
 the engine estimates per frame, the curve maps after the exposure guard
-(:mod:`zdce_core.maths.exposure`), so the key and the guard are smoothed with
-them. After a step change in the scene the average has moved by ``1 - 1/e``
+(:mod:`zdce_core.maths.exposure`), so the exposure and the guard are smoothed
+with them. After a step change in the scene the average has moved by ``1 - 1/e``
 (63 %) of the way after ``time_constant`` seconds (by default
 :data:`zdce_core.contract.TIME_CONSTANT`, 0.25) and by 98 % after four of them.
 
 A scene cut is detected from the small copy the network runs on (already
-computed for each frame): the frame is a new scene when its key differs
-from the previous frame's by more than :data:`CUT_STOPS` stops, or when its
+computed for each frame): the frame is a new scene when its under-exposure
+(:func:`zdce_core.maths.exposure.under_exposure`) differs from the previous
+frame's by more than :data:`CUT_STOPS` stops, or when its
 coarse brightness pattern, relative to its mean (so a change of exposure
 alone does not count), differs by more than :data:`CUT_PATTERN` on average
 (:func:`pattern_change`). At a cut the average restarts from the new
@@ -31,7 +32,7 @@ from ..contract import TIME_CONSTANT
 from .resample import LUMA, box_reduce, reduction_factor
 
 CUT_STOPS = 1.0
-"""Change of key between two frames, in stops (factors of 2), that starts a new scene."""
+"""Change of under-exposure between two frames, in stops (factors of 2), that starts a new scene."""
 
 CUT_PATTERN = 0.15
 """Mean absolute change of the relative brightness pattern (:func:`pattern_change`) that starts a new scene.
@@ -83,15 +84,6 @@ def pattern_change(previous: np.ndarray, current: np.ndarray) -> float:
     return float(np.abs(current - previous).mean())
 
 
-def key_change(previous: float, current: float) -> float:
-    """The change between two keys, in stops; keys at or below black count as :data:`_FLOOR`.
-
-    >>> key_change(0.05, 0.2), key_change(0.0, 0.0)
-    (2.0, 0.0)
-    """
-    return abs(math.log2(max(current, _FLOOR) / max(previous, _FLOOR)))
-
-
 class CurveSmoother:
     """The exponential moving average of a stream's curve maps, restarted at scene cuts.
 
@@ -104,11 +96,11 @@ class CurveSmoother:
     --------
     >>> smoother = CurveSmoother(0.25)
     >>> small = np.full((36, 64, 3), 0.05, np.float32)
-    >>> smoother.update(np.zeros((24, 36, 64), np.float32), small, 0.05, 1 / 30)[0, 0, 0]
+    >>> smoother.update(np.zeros((24, 36, 64), np.float32), small, 4.0, 1 / 30)[0, 0, 0]
     np.float32(0.0)
-    >>> round(float(smoother.update(np.ones((24, 36, 64), np.float32), small, 0.05, 1 / 30)[0, 0, 0]), 4)
+    >>> round(float(smoother.update(np.ones((24, 36, 64), np.float32), small, 4.0, 1 / 30)[0, 0, 0]), 4)
     0.1248
-    >>> smoother.cut, smoother.update(np.ones((24, 36, 64), np.float32), small, 0.2, 1 / 30)[0, 0, 0]
+    >>> smoother.cut, smoother.update(np.ones((24, 36, 64), np.float32), small, 2.0, 1 / 30)[0, 0, 0]
     (False, np.float32(1.0))
     >>> smoother.cut
     True
@@ -118,15 +110,15 @@ class CurveSmoother:
         self.time_constant = time_constant
         self.maps: np.ndarray | None = None
         self.cut = False
-        self._key = 0.0
+        self._stops = 0.0
         self._pattern: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the stream: the next frame starts a new scene."""
         self.maps, self._pattern = None, None
 
-    def update(self, maps: np.ndarray, small: np.ndarray, key: float, interval: float) -> np.ndarray:
-        """Fold in a frame's ``maps`` (its small copy ``small`` and key ``key``), ``interval`` seconds after the last; return the maps to render it with.
+    def update(self, maps: np.ndarray, small: np.ndarray, stops: float, interval: float) -> np.ndarray:
+        """Fold in a frame's ``maps`` (its small copy ``small``, ``stops`` under-exposed), ``interval`` seconds after the last; return the maps to render it with.
 
         :attr:`cut` tells whether this frame started a new scene (the first frame does).
         """
@@ -134,12 +126,12 @@ class CurveSmoother:
         self.cut = (
             self.maps is None
             or self.maps.shape != maps.shape
-            or key_change(self._key, key) > CUT_STOPS
+            or abs(stops - self._stops) > CUT_STOPS
             or pattern_change(self._pattern, pattern) > CUT_PATTERN
         )
         if self.cut:
             self.maps = np.array(maps, np.float32)
         else:
             self.maps += np.float32(smoothing_weight(interval, self.time_constant)) * (maps - self.maps)
-        self._key, self._pattern = key, pattern
+        self._stops, self._pattern = stops, pattern
         return self.maps

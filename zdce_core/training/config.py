@@ -2,7 +2,7 @@
 
 ``zdce train``'s options take their defaults from here, so the command line
 and :func:`zdce_core.training.loop.train` cannot disagree; the rules shared
-with inference (the estimator's side, the black levels, the guard's keys)
+with inference (the estimator's side, the black levels, the guard's stops)
 come from :mod:`zdce_core.contract`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..contract import BLACK_HIGH, BLACK_LOW, ESTIMATE_SIDE, KEY_DARK, KEY_FINE
+from ..contract import BLACK_HIGH, BLACK_LOW, DARK_STOPS, ESTIMATE_SIDE, FINE_STOPS
 from .schedule import FINE_TUNING, LR_FINAL, SCRATCH
 
 SAMPLE_EVERY = 5
@@ -34,18 +34,17 @@ class LossWeights:
     toe: float = 160.0
     highlights: float = 200.0
     brightening: float = 2.0
-    exposure_target: float = 0.45
-    shoulder: float = 0.6
+    shoulder: float = 0.8
     highlight_level: float = 0.9
     # The toe term's band: a pixel darker than toe_low is penalised for a lift, fading out up to toe_high.
     toe_low: float = 0.01
     toe_high: float = 0.03
-    # The exposure target keeps regions below the black levels (those of the key) at their level.
+    # The exposure target keeps regions below the black levels at their level.
     black_low: float = BLACK_LOW
     black_high: float = BLACK_HIGH
-    # The inference guard's keys: the gain and grey world fade out between them.
-    key_dark: float = KEY_DARK
-    key_fine: float = KEY_FINE
+    # The inference guard's under-exposures: the gain and grey world fade in between them.
+    fine_stops: float = FINE_STOPS
+    dark_stops: float = DARK_STOPS
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 Box reduction by the contract's integer factor (``avg_pool2d`` with
 ``ceil_mode=True`` averages the pixels a cut edge block holds, exactly as
-:func:`zdce_core.maths.resample.box_reduce`), the key plane
-(:func:`zdce_core.maths.estimator.key_plane` of
-:func:`zdce_core.maths.exposure.key`), DCE-Net on the small copy, its maps
+:func:`zdce_core.maths.resample.box_reduce`), the exposure plane
+(:func:`zdce_core.maths.estimator.exposure_plane` of
+:func:`zdce_core.maths.exposure.under_exposure`), DCE-Net on the small copy, its maps
 upsampled bilinearly to the input's size. Pure functions on ``(B, C, H, W)``
 tensors that follow the input's device and dtype.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..contract import BLACK_HIGH, BLACK_LOW, KEY_STOPS
+from ..contract import MAX_STOPS, WHITE, WHITE_PERCENTILE
 from ..maths.estimator import network_input_factor
 
 
@@ -24,23 +24,25 @@ def smoothstep(value: torch.Tensor, low: float, high: float) -> torch.Tensor:
     return t * t * (3 - 2 * t)
 
 
-def key(x: torch.Tensor) -> torch.Tensor:
-    """Each image's key, ``(B, 1, 1, 1)``: log-average channel mean of its non-black pixels (0 if none)."""
-    eps = 1 / 255
-    level = x.mean(1, keepdim=True)
-    weight = smoothstep(level, BLACK_LOW, BLACK_HIGH)
-    total = weight.sum((2, 3), keepdim=True)
-    log_mean = (weight * torch.log(level + eps)).sum((2, 3), keepdim=True) / total.clamp(min=1e-12)
-    return torch.where(total > 0, (torch.exp(log_mean) - eps).clamp(min=0), torch.zeros_like(total))
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB decoding curve, element-wise (as :func:`zdce_core.maths.exposure.srgb_to_linear`)."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0) + 0.055) / 1.055) ** 2.4)
+
+
+def under_exposure(x: torch.Tensor) -> torch.Tensor:
+    """Each image's under-exposure in stops, ``(B, 1, 1, 1)`` (:func:`zdce_core.maths.exposure.under_exposure`)."""
+    brightest = srgb_to_linear(x).amax(1).flatten(1)
+    white = torch.quantile(brightest, WHITE_PERCENTILE / 100, dim=1)
+    stops = torch.log2(WHITE / white.clamp(min=WHITE * 2.0**-MAX_STOPS)).clamp(0, MAX_STOPS)
+    return stops.reshape(-1, 1, 1, 1)
 
 
 def network_input(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The network's input planes for a batch ``x`` (the box-reduced copy and its key plane), and the keys."""
+    """The network's input planes for a batch ``x`` (the box-reduced copy and its exposure plane), and the stops each is under."""
     factor = network_input_factor(x.shape[-2], x.shape[-1])
     small = x if factor == 1 else F.avg_pool2d(x, factor, stride=factor, ceil_mode=True)
-    photo_key = key(small)
-    plane = torch.log2(photo_key.clamp(min=2.0**-KEY_STOPS)) / KEY_STOPS
-    return torch.cat([small, plane.expand(-1, 1, *small.shape[-2:])], 1), photo_key
+    stops = under_exposure(small)
+    return torch.cat([small, (stops / MAX_STOPS).expand(-1, 1, *small.shape[-2:])], 1), stops
 
 
 def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -51,7 +53,7 @@ def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def estimate_maps(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(small_maps, full_maps, key)`` for a batch ``x`` in [0, 1]: the network's output, its upsampled copy, the keys."""
-    planes, photo_key = network_input(x)
+    """``(small_maps, full_maps, stops)`` for a batch ``x`` in [0, 1]: the network's output, its upsampled copy, the under-exposures."""
+    planes, stops = network_input(x)
     small = model(planes)
-    return small, upsample_maps(small, tuple(x.shape[-2:])), photo_key
+    return small, upsample_maps(small, tuple(x.shape[-2:])), stops

@@ -141,9 +141,9 @@ def _validation_views(photos: list[torch.Tensor], crop: int) -> list[torch.Tenso
 
 
 def _losses(model, x: torch.Tensor, weights: LossWeights) -> dict[str, torch.Tensor]:
-    small, full, photo_key = estimate_maps(model, x)
+    small, full, stops = estimate_maps(model, x)
     enhanced = apply_curves(x, full)[-1]
-    return zero_reference_loss(enhanced, x, small, photo_key, weights)
+    return zero_reference_loss(enhanced, x, small, stops, weights)
 
 
 @torch.no_grad()

@@ -5,9 +5,11 @@ maps) against the input and against simple priors. Two are the paper's
 (colour constancy, illumination smoothness). Exposure control is made
 input-adaptive, because *dark is not low light*: a fixed target of 0.6 pulls
 well-lit and over-exposed frames towards one brightness, and a target per
-patch flattens contrast; here each photo gets one gain from its key (the
-number the network is given), applied to every level with a toe (black
-stays black) and a shoulder (highlights compressed). Spatial consistency
+patch flattens contrast; here each photo is lifted as a longer exposure
+would lift it, by the stops it is under-exposed (the number the network is
+given, :func:`zdce_core.maths.exposure.under_exposure`): one gain in linear
+light for every level, with a toe (black stays black) and a shoulder
+(highlights compressed). Spatial consistency
 keeps the contrast that gain implies; per-pixel toe and highlights terms
 and a brightening-only term are added.
 """
@@ -18,7 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from .config import LossWeights
-from .estimator import smoothstep
+from .estimator import smoothstep, srgb_to_linear
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """The sRGB encoding curve, element-wise; values above 1 (brighter than white) continue the curve."""
+    x = x.clamp(min=0)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
 
 
 def _regions(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -48,47 +56,45 @@ def spatial_consistency(enhanced: torch.Tensor, target: torch.Tensor, region: in
     return loss
 
 
-def darkness(photo_key: torch.Tensor, weights: LossWeights) -> torch.Tensor:
-    """How much each image is a dark photo: 1 at key ``key_dark`` or below, 0 at ``key_fine`` or above (the inference guard's rule)."""
-    return 1 - smoothstep(photo_key, weights.key_dark, weights.key_fine)
+def darkness(stops: torch.Tensor, weights: LossWeights) -> torch.Tensor:
+    """How much each image is under-exposed: 0 at ``fine_stops`` or less, 1 at ``dark_stops`` or more (the inference guard's rule)."""
+    return smoothstep(stops, weights.fine_stops, weights.dark_stops)
 
 
-def exposure_gain(photo_key: torch.Tensor, weights: LossWeights) -> torch.Tensor:
-    """The gain a photo of key ``photo_key`` is to be lifted by: ``(K / key) ** darkness``.
+def exposure_gain(stops: torch.Tensor, weights: LossWeights) -> torch.Tensor:
+    """The linear-light gain a photo ``stops`` under-exposed is to be lifted by: ``2 ** (stops * darkness)``.
 
-    ``K`` is ``exposure_target``: a dark photo (key ``key_dark`` or less) is
-    brought to key ``K``, a well-exposed one (key ``key_fine`` or more, the
-    inference guard's rule) keeps its levels, and in between the gain fades
-    out. An all-black photo (key 0) gets gain 1.
+    An under-exposed photo (``dark_stops`` or more) gets its stops back, a
+    well-exposed one (``fine_stops`` or less, the inference guard's rule)
+    keeps its levels, and in between the gain fades out.
 
     >>> w = LossWeights()
-    >>> [round(v, 2) for v in exposure_gain(torch.tensor([0.0, 0.05, 0.15, 0.215, 0.5]), w).tolist()]
-    [1.0, 9.0, 3.0, 1.45, 1.0]
+    >>> [round(v, 2) for v in exposure_gain(torch.tensor([0.0, 0.5, 0.8, 2.0, 4.0]), w).tolist()]
+    [1.0, 1.0, 1.32, 4.0, 16.0]
     """
-    safe = photo_key.clamp(min=1e-4)
-    gain = (weights.exposure_target / safe).clamp(min=1) ** darkness(photo_key, weights)
-    return torch.where(photo_key > 0, gain, torch.ones_like(photo_key))
+    return 2.0 ** (stops * darkness(stops, weights))
 
 
 def exposure_target(level: torch.Tensor, gain: torch.Tensor | float, weights: LossWeights) -> torch.Tensor:
-    """The brightness a region of input brightness ``level`` should come out at, in a photo lifted by ``gain``.
+    """The level (sRGB) a region of input level ``level`` should come out at, in a photo lifted by ``gain`` in linear light.
 
-    Every level is multiplied by the photo's gain, so contrast is kept in
-    proportion, with a shoulder above ``shoulder`` (``s + (1 - s) * u / (1 + u)``
-    for ``u = (v - s) / (1 - s)``: highlights keep their gradation rather
-    than clip) and never pulled down; below the black
-    levels (``black_low``..``black_high``) a region keeps its level, so a black
-    sky stays black. Non-decreasing in ``level``; gain 1 keeps every level.
+    Every level is multiplied by the gain in linear light, as a longer
+    exposure would, so contrast and hues are kept, with a shoulder above
+    ``shoulder`` (``s + (1 - s) * u / (1 + u)`` for ``u = (v - s) / (1 - s)``:
+    highlights keep their gradation rather than clip) and never pulled down;
+    below the black levels (``black_low``..``black_high``) a region keeps its
+    level, so a black sky stays black. Non-decreasing in ``level``; gain 1 keeps
+    every level.
 
     >>> w = LossWeights()
     >>> [round(v, 3) for v in exposure_target(torch.tensor([0.003, 0.05, 0.15, 0.25, 0.95]), 4.0, w).tolist()]
-    [0.003, 0.2, 0.6, 0.8, 0.956]
+    [0.003, 0.132, 0.31, 0.488, 0.965]
     >>> [round(v, 3) for v in exposure_target(torch.tensor([0.05, 0.95]), 1.0, w).tolist()]
     [0.05, 0.95]
     """
     level = level.clamp(0, 1)
     s = weights.shoulder
-    scaled = level * gain
+    scaled = linear_to_srgb(srgb_to_linear(level) * gain)
     over = (scaled - s).clamp(min=0) / (1 - s)
     shouldered = torch.where(scaled > s, s + (1 - s) * over / (1 + over), scaled)
     lifted = torch.maximum(level, shouldered)
@@ -160,22 +166,22 @@ def zero_reference_loss(
     enhanced: torch.Tensor,
     original: torch.Tensor,
     alphas: torch.Tensor,
-    photo_key: torch.Tensor,
+    stops: torch.Tensor,
     weights: LossWeights = LossWeights(),
 ) -> dict[str, torch.Tensor]:
     """Every weighted term and their sum (key ``"total"``).
 
-    ``alphas`` are the network's (small) maps and ``photo_key`` the keys it
-    was given (:func:`zdce_core.training.estimator.network_input`), which
+    ``alphas`` are the network's (small) maps and ``stops`` the under-exposures
+    it was given (:func:`zdce_core.training.estimator.network_input`), which
     set each photo's gain.
     """
-    gain = exposure_gain(photo_key, weights)
+    gain = exposure_gain(stops, weights)
     region_target = exposure_target(_regions(luminance(original), 4), gain, weights)
     terms = {
         "spatial": weights.spatial * spatial_consistency(enhanced, region_target),
         "exposure": weights.exposure * exposure_control(enhanced, original, gain, weights),
         # Grey world only where the photo is dark: a well-lit photo keeps its colours.
-        "colour": weights.colour * colour_constancy(enhanced, darkness(photo_key, weights)),
+        "colour": weights.colour * colour_constancy(enhanced, darkness(stops, weights)),
         "smoothness": weights.smoothness * illumination_smoothness(alphas),
         "toe": weights.toe * toe(enhanced, original, weights.toe_low, weights.toe_high),
         "highlights": weights.highlights * highlights(enhanced, original, weights.highlight_level),

@@ -4,9 +4,9 @@ The layout follows Guo et al. (CVPR 2020): seven 3x3 convolutions of
 :data:`zdce_core.contract.NETWORK_WIDTH` channels, symmetric skip
 concatenations, and a tanh head that emits one RGB curve-parameter map per
 iteration (:data:`zdce_core.contract.CURVE_ITERATIONS` x 3). One change: the
-first convolution takes a fourth plane, the photo's key
-(:mod:`zdce_core.maths.estimator`), so the network can set a whole photo's
-exposure although it sees a quarter of the scene at a time (288 more
+first convolution takes a fourth plane, how many stops the photo is
+under-exposed (:mod:`zdce_core.maths.estimator`), so the network can set a
+whole photo's exposure although it sees a quarter of the scene at a time (288 more
 weights).
 """
 

@@ -1,7 +1,7 @@
 """The whole enhancer as one ONNX graph, built op by op from the NumPy engine's own steps and numbers.
 
 Each function here mirrors one function of the engine and names it: the box
-reduction and key plane of :func:`zdce_core.maths.estimate.network_input`,
+reduction and exposure plane of :func:`zdce_core.maths.estimate.network_input`,
 DCE-Net's :func:`zdce_core.maths.network.forward`, the guard's
 :func:`zdce_core.maths.exposure.darkness` and the curve iterations of
 :func:`zdce_core.maths.render.render`, with every size and threshold read
@@ -35,16 +35,15 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..contract import (
-    BLACK_HIGH,
-    BLACK_LOW,
     CURVE_ITERATIONS,
+    DARK_STOPS,
     ESTIMATE_SIDE,
-    KEY_DARK,
-    KEY_FINE,
-    KEY_STOPS,
+    FINE_STOPS,
+    MAX_STOPS,
     NETWORK_INPUTS,
+    WHITE,
+    WHITE_PERCENTILE,
 )
-from ..maths import exposure
 from ..maths.network import LAYERS, Network
 
 OPSET = 17
@@ -132,31 +131,47 @@ def _box_reduce(g: _Graph, image: str, size: int) -> str:
     return g.op("Div", sums, g.op("Mul", g.op("Unsqueeze", rows, g.ints(1)), cols))
 
 
-def _key(g: _Graph, small: str) -> str:
-    """:func:`zdce_core.maths.exposure.key` of each photo's small copy, as ``(N, 1, 1, 1)``."""
-    eps = g.const(exposure._EPS)
-    level = g.op("ReduceMean", small, axes=[1], keepdims=1)
-    weight = _smoothstep(g, level, BLACK_LOW, BLACK_HIGH)
-    total = g.op("ReduceSum", weight, g.ints(1, 2, 3), keepdims=1)
-    logs = g.op("ReduceSum", g.op("Mul", weight, g.op("Log", g.op("Add", level, eps))), g.ints(1, 2, 3), keepdims=1)
-    value = g.op("Max", g.op("Sub", g.op("Exp", g.op("Div", logs, total)), eps), g.const(0.0))
-    # An all-black photo (no weight at all) has key 0; Where drops the 0/0 of the other branch.
-    return g.op("Where", g.op("Greater", total, g.const(0.0)), value, g.const(0.0))
+def _srgb_to_linear(g: _Graph, x: str) -> str:
+    """:func:`zdce_core.maths.exposure.srgb_to_linear`."""
+    curve = g.op("Pow", g.op("Div", g.op("Add", x, g.const(0.055)), g.const(1.055)), g.const(2.4))
+    return g.op("Where", g.op("LessOrEqual", x, g.const(0.04045)), g.op("Div", x, g.const(12.92)), curve)
 
 
-def _key_plane(g: _Graph, key: str) -> str:
-    """:func:`zdce_core.maths.estimator.key_plane`: log2 of the key (at least ``2 ** -KEY_STOPS``) over ``KEY_STOPS``."""
-    floor = g.const(2.0**-KEY_STOPS)
-    return g.op("Div", g.op("Log", g.op("Max", key, floor)), g.const(KEY_STOPS * math.log(2.0)))
+def _percentile(g: _Graph, values: str, q: float) -> str:
+    """``np.percentile(values, q, axis=1)`` (linear interpolation) of ``(N, M)`` values, as ``(N,)``.
+
+    Sorted ascending, the percentile lies between elements ``i = floor(q / 100 * (M - 1))``
+    and ``i + 1``; those are the last two of the ``M - i`` largest, which ``TopK`` gives.
+    """
+    m = g.op("Slice", g.op("Shape", values), g.ints(1), g.ints(2))
+    position = g.op("Mul", g.op("Cast", g.op("Sub", m, g.ints(1)), to=_F), g.const(q / 100))
+    below = g.op("Floor", position)
+    fraction = g.op("Sub", position, below)
+    k = g.op("Sub", m, g.op("Cast", below, to=_I))
+    largest = g.op("TopK", values, k, axis=1, largest=1, sorted=1)
+    g.nodes[-1].output.append(f"{largest}_indices")  # TopK's second output is not optional
+    lower = g.op("Gather", largest, g.scalar(g.op("Sub", k, g.ints(1))), axis=1)
+    upper = g.op("Gather", largest, g.scalar(g.op("Max", g.op("Sub", k, g.ints(2)), g.ints(0))), axis=1)
+    return g.op("Add", lower, g.op("Mul", g.op("Reshape", fraction, g.ints()), g.op("Sub", upper, lower)))
+
+
+def _under_exposure(g: _Graph, small: str) -> str:
+    """:func:`zdce_core.maths.exposure.under_exposure` of each photo's small copy, as ``(N, 1, 1, 1)`` stops."""
+    brightest = g.op("ReduceMax", _srgb_to_linear(g, small), axes=[1], keepdims=0)
+    white = _percentile(g, g.op("Reshape", brightest, g.ints(0, -1)), WHITE_PERCENTILE)
+    floor = g.const(WHITE * 2.0**-MAX_STOPS)
+    stops = g.op("Div", g.op("Log", g.op("Div", g.const(WHITE), g.op("Max", white, floor))), g.const(math.log(2.0)))
+    return g.op("Reshape", g.op("Clip", stops, g.const(0.0), g.const(MAX_STOPS)), g.ints(-1, 1, 1, 1))
 
 
 def _network_input(g: _Graph, image: str, size: int) -> tuple[str, str]:
-    """:func:`zdce_core.maths.estimate.network_input`: ``(N, 4, h, w)`` planes and the ``(N, 1, 1, 1)`` key."""
+    """:func:`zdce_core.maths.estimate.network_input`: ``(N, 4, h, w)`` planes and the ``(N, 1, 1, 1)`` stops under-exposed."""
     small = _box_reduce(g, image, size)
-    key = _key(g, small)
-    plane_shape = g.op("Concat", g.op("Shape", key, end=2), g.op("Shape", small, start=2), axis=0)
-    plane = g.op("Expand", _key_plane(g, key), plane_shape)
-    return g.op("Concat", small, plane, axis=1), key
+    stops = _under_exposure(g, small)
+    plane_shape = g.op("Concat", g.op("Shape", stops, end=2), g.op("Shape", small, start=2), axis=0)
+    # :func:`zdce_core.maths.estimator.exposure_plane`
+    plane = g.op("Expand", g.op("Div", stops, g.const(MAX_STOPS)), plane_shape)
+    return g.op("Concat", small, plane, axis=1), stops
 
 
 def _forward(g: _Graph, net: Network, planes: str, out: str) -> str:
@@ -179,9 +194,9 @@ def _forward(g: _Graph, net: Network, planes: str, out: str) -> str:
     return g.op("Tanh", conv(g.op("Concat", e1, e6, axis=1), c7, relu=False), out=out)
 
 
-def _darkness(g: _Graph, key: str) -> str:
+def _darkness(g: _Graph, stops: str) -> str:
     """:func:`zdce_core.maths.exposure.darkness`: the guard's factor for ``strength="auto"``."""
-    return g.op("Sub", g.const(1.0), _smoothstep(g, key, KEY_DARK, KEY_FINE))
+    return _smoothstep(g, stops, FINE_STOPS, DARK_STOPS)
 
 
 def _render(g: _Graph, image: str, maps: str, steps: str, strength: str) -> str:
@@ -223,9 +238,9 @@ def enhancer_model(net: Network, *, size: int = ESTIMATE_SIDE) -> onnx.ModelProt
     See the module docstring for the inputs and outputs.
     """
     g = _Graph()
-    planes, key = _network_input(g, "image", size)
+    planes, stops = _network_input(g, "image", size)
     maps = _forward(g, net, planes, out="maps")
-    darkness = _darkness(g, key)
+    darkness = _darkness(g, stops)
     # strength < 0 stands for "auto": the guard's factor, photo by photo.
     applied = g.op("Where", g.op("Less", "strength", g.const(0.0)), darkness, "strength")
     _render(g, "image", maps, "steps", applied)
@@ -244,7 +259,7 @@ def enhancer_model(net: Network, *, size: int = ESTIMATE_SIDE) -> onnx.ModelProt
 
 
 def network_model(net: Network) -> onnx.ModelProto:
-    """DCE-Net alone: ``planes`` float32 ``(N, 4, h, w)`` (the small copy and its key plane) to ``maps`` ``(N, 24, h, w)``."""
+    """DCE-Net alone: ``planes`` float32 ``(N, 4, h, w)`` (the small copy and its exposure plane) to ``maps`` ``(N, 24, h, w)``."""
     g = _Graph()
     _forward(g, net, "planes", out="maps")
     inputs = [helper.make_tensor_value_info("planes", _F, ["N", NETWORK_INPUTS, "h", "w"])]

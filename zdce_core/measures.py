@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .maths.exposure import srgb_to_linear
 from .maths.resample import LUMA, unit_scale
 
 __all__ = [
@@ -189,10 +190,6 @@ def noise(image: np.ndarray) -> float:
     return float(math.sqrt(math.pi / 2) * np.abs(response[flat]).mean() / 6)
 
 
-def _srgb_decode(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
 def rgb_to_lab(image: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of an sRGB ``image``, float64 ``(h, w, 3)``: L in [0, 100].
 
@@ -202,9 +199,9 @@ def rgb_to_lab(image: np.ndarray) -> np.ndarray:
     """
     image = _rgb(image)
     if image.dtype == np.uint8:
-        linear = _srgb_decode(np.arange(256) / 255.0)[image]  # 256 values to decode, not one per channel
+        linear = srgb_to_linear(np.arange(256) / 255.0)[image]  # 256 values to decode, not one per channel
     else:
-        linear = _srgb_decode(_unit(image))
+        linear = srgb_to_linear(_unit(image))
     xyz = linear @ _SRGB_TO_XYZ.T / _SRGB_TO_XYZ.sum(axis=1)
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)

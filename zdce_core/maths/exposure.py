@@ -34,13 +34,13 @@ def _smoothstep(value, low: float, high: float):
 
 
 def srgb_to_linear(v):
-    """The sRGB decoding curve (IEC 61966-2-1) of values in [0, 1], element-wise.
+    """The sRGB decoding curve (IEC 61966-2-1) of values in [0, 1], element-wise, in their float type.
 
     >>> [round(float(x), 4) for x in srgb_to_linear(np.array([0.0, 0.04, 0.5, 1.0]))]
     [0.0, 0.0031, 0.214, 1.0]
     """
-    v = np.asarray(v, np.float32)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    v = np.asarray(v)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
 def under_exposure(rgb: np.ndarray) -> float:

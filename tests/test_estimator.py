@@ -93,3 +93,17 @@ def test_under_exposure_follows_the_white_point_not_the_key():
     night[10:13, 10:13] = [1.0, 0.6, 0.2]  # an orange lamp, 0.6% of the frame
     assert under_exposure(night) == pytest.approx(0.0, abs=1e-3)
     assert under_exposure(night[20:]) > 6  # the same night without its lamp: deeply under-exposed
+
+
+def test_exposure_target_is_a_longer_exposure_that_keeps_hues():
+    """Hand-computed: an orange region lifted one stop is each channel doubled in linear light
+    (sRGB 0.5, 0.3, 0.1 are linear 0.214041, 0.073239, 0.010023), so its linear ratios, hence its hue, are kept;
+    a bright one lifted two stops is brought under white by the shoulder (0.85 -> 1.5575 -> 0.9582), never clipped."""
+    from zdce_core.training.losses import LossWeights, exposure_target
+
+    weights = LossWeights()
+    orange = exposure_target(torch.tensor([0.5, 0.3, 0.1]), 2.0, weights)
+    assert orange.tolist() == pytest.approx([0.685836, 0.418868, 0.1519], abs=1e-5)
+    assert exposure_target(torch.tensor([0.85]), 4.0, weights).item() == pytest.approx(0.958226, abs=1e-5)
+    # Below the black levels a region keeps its level, whatever the gain: a night sky stays black.
+    assert exposure_target(torch.tensor([0.005]), 64.0, weights).item() == pytest.approx(0.005, abs=1e-7)

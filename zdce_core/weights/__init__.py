@@ -30,7 +30,7 @@ from ..maths.network import SHAPES, Network
 
 DEFAULT = "zdce-sice"
 REGISTRY: dict[str, tuple[str, str]] = {
-    "zdce-sice": ("zdce-sice.npz", "484f5b5e55c5189896c5e5c92ac798739612c67eb3a07165ca44ddc5654ee731"),
+    "zdce-sice": ("zdce-sice.npz", "0816dd73375773b7211abcc0f0c7a9769b95c2aeed51f4eff1ca5800b1b2badf"),
 }
 
 MAX_MAGNITUDE = 1e3

@@ -32,12 +32,12 @@ def test_network_input_is_the_box_reduction(shape):
     factor = network_input_factor(*shape)
     assert max(-(-shape[0] // factor), -(-shape[1] // factor)) <= ESTIMATE_SIDE
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
-    planes, photo_key = network_input(x)
+    planes, stops = network_input(x)
     got = planes[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(got[..., :3], box_reduce(rgb, factor), atol=2e-6)
-    expected, expected_key = inference_input(rgb)
-    # The key plane: the same number both ways, constant over the copy.
-    assert float(photo_key) == pytest.approx(expected_key, abs=1e-5)
+    expected, expected_stops = inference_input(rgb)
+    # The exposure plane: the same number both ways, constant over the copy.
+    assert float(stops) == pytest.approx(expected_stops, abs=1e-5)
     np.testing.assert_allclose(got, expected, atol=2e-5)
 
 

@@ -1,7 +1,7 @@
 """ONNX Runtime as an engine: ``enhance(..., engine="onnx")`` runs the exported graph.
 
 The graph (:mod:`zdce_core.export.graph`) does everything the NumPy engine's
-``denoise=False`` path does up to the clipped float result: box reduction, key,
+``denoise=False`` path does up to the clipped float result: box reduction, under-exposure,
 DCE-Net, the ``strength="auto"`` guard, upsampling and curves. Two NumPy steps
 stay around it, so both engines give the same picture in every dtype: the
 denoise filter (:mod:`zdce_core.maths.denoise`, built from the graph's own

@@ -5,7 +5,7 @@ reduction and exposure plane of :func:`zdce_core.maths.estimate.network_input`,
 DCE-Net's :func:`zdce_core.maths.network.forward`, the guard's
 :func:`zdce_core.maths.exposure.darkness` and the curve iterations of
 :func:`zdce_core.maths.render.render`, with every size and threshold read
-from :mod:`zdce_core.contract` (the key's offset from its own module). When the engine changes, this file changes in the
+from :mod:`zdce_core.contract`. When the engine changes, this file changes in the
 same places, and ``tests/test_onnx.py`` (the graph against
 ``enhance(..., denoise=False)`` on real photos) says where it no longer does.
 

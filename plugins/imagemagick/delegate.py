@@ -47,8 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     source, target = argv[:2]
     name = argv[2] if len(argv) == 3 else source
     if not os.path.exists(source):
-        # ImageMagick's temporary is a link to the file the user named: a missing file is a dangling link here.
-        print(f"zdce delegate: no such file: {name}", file=sys.stderr)
+        # ImageMagick's temporary is a link to the file the user named: say what is wrong with that file
+        # (missing, or itself a broken link), not with the temporary.
+        from pathlib import Path
+
+        from zdce_core.io.images import file_problem
+
+        print(f"zdce delegate: {file_problem(Path(name)) or 'no such file'}: {name}", file=sys.stderr)
         return 1
     try:
         from zdce_core.app.console import mute_codec_loggers

@@ -247,7 +247,8 @@ def test_cut_changes_the_curves_at_once_and_a_light_settles():
             assert enhancer.scene_cut, "the first frame of the new scene starts it"
     np.testing.assert_allclose(out[20], enhance(frames[20]), atol=1e-6)  # the new scene's own curves at once
 
-    # A lamp switched on by 0.9 stop (under a cut's 1 stop): the curves follow, settling within one second (25 frames).
+    # A lamp that makes the frame 1.9 times brighter in sRGB levels (1.6 stops of light, under a cut's 2.2):
+    # the curves follow, settling within one second (25 frames).
     lit = [to_uint8(dark)] * 25 + [to_uint8(dark * 1.9)] * 50
     enhancer = VideoEnhancer(frame_rate=25)
     level = luminance([enhancer(f) for f in lit])

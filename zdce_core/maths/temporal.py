@@ -31,8 +31,11 @@ import numpy as np
 from ..contract import TIME_CONSTANT
 from .resample import LUMA, box_reduce, reduction_factor
 
-CUT_STOPS = 1.0
-"""Change of under-exposure between two frames, in stops (factors of 2), that starts a new scene."""
+CUT_STOPS = 2.2
+"""Change of under-exposure between two frames, in stops of light, that starts a new scene.
+
+About a doubling of the encoded (sRGB) levels, where the light grows 2 ** 2.2 times.
+"""
 
 CUT_PATTERN = 0.15
 """Mean absolute change of the relative brightness pattern (:func:`pattern_change`) that starts a new scene.
@@ -100,7 +103,7 @@ class CurveSmoother:
     np.float32(0.0)
     >>> round(float(smoother.update(np.ones((24, 36, 64), np.float32), small, 4.0, 1 / 30)[0, 0, 0]), 4)
     0.1248
-    >>> smoother.cut, smoother.update(np.ones((24, 36, 64), np.float32), small, 2.0, 1 / 30)[0, 0, 0]
+    >>> smoother.cut, smoother.update(np.ones((24, 36, 64), np.float32), small, 1.0, 1 / 30)[0, 0, 0]
     (False, np.float32(1.0))
     >>> smoother.cut
     True

@@ -60,7 +60,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from zdce_core import enhance, enhance_steps, load_model, measures
 from zdce_core.io.images import read_image
 from zdce_core.maths.estimate import box_reduce, network_input
-from zdce_core.maths.exposure import darkness
+from zdce_core.contract import SRGB_EXPONENT, SRGB_LINEAR_BELOW, SRGB_OFFSET, SRGB_SLOPE
+from zdce_core.maths.exposure import darkness, srgb_to_linear
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST = DATA / "test"
@@ -103,18 +104,15 @@ def _bundled(name: str) -> np.ndarray:
     return skimage.data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skimage.data, name)()
 
 
-def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
 def _linear_to_srgb(v: np.ndarray) -> np.ndarray:
     v = np.clip(v, 0.0, 1.0)
-    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
+    knee = SRGB_LINEAR_BELOW / SRGB_SLOPE
+    return np.where(v <= knee, SRGB_SLOPE * v, (1 + SRGB_OFFSET) * v ** (1 / SRGB_EXPONENT) - SRGB_OFFSET)
 
 
 def darken(rgb: np.ndarray, stops: float, rng: np.random.Generator) -> np.ndarray:
     """``rgb`` (uint8) exposed ``stops`` stops shorter: scaled in linear light, shot and read noise, uint8."""
-    electrons = _srgb_to_linear(rgb / 255.0) * (FULL_WELL / 2.0**stops)
+    electrons = srgb_to_linear(rgb / 255.0) * (FULL_WELL / 2.0**stops)
     noisy = rng.poisson(electrons) + rng.normal(0.0, READ_NOISE, electrons.shape)
     return np.round(_linear_to_srgb(noisy / FULL_WELL) * 255).astype(np.uint8)
 

@@ -75,6 +75,11 @@ The training target keeps black regions near black so night skies and sensor
 noise are not lifted.
 """
 
+SRGB_LINEAR_BELOW, SRGB_SLOPE, SRGB_OFFSET, SRGB_EXPONENT = 0.04045, 12.92, 0.055, 2.4
+"""The sRGB transfer curve (IEC 61966-2-1): encoded levels up to ``SRGB_LINEAR_BELOW`` are linear light
+times ``SRGB_SLOPE``; above, ``level = (1 + SRGB_OFFSET) * light ** (1 / SRGB_EXPONENT) - SRGB_OFFSET``.
+The NumPy engine, training (torch) and the ONNX graph each decode with these numbers."""
+
 WHITE = 0.83
 """Linear-light white point of a well-exposed photo: the :data:`WHITE_PERCENTILE` percentile of its brightest channel.
 

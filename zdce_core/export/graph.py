@@ -36,6 +36,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..contract import (
     CURVE_ITERATIONS,
+    SRGB_EXPONENT,
+    SRGB_LINEAR_BELOW,
+    SRGB_OFFSET,
+    SRGB_SLOPE,
     DARK_STOPS,
     ESTIMATE_SIDE,
     FINE_STOPS,
@@ -133,8 +137,9 @@ def _box_reduce(g: _Graph, image: str, size: int) -> str:
 
 def _srgb_to_linear(g: _Graph, x: str) -> str:
     """:func:`zdce_core.maths.exposure.srgb_to_linear`."""
-    curve = g.op("Pow", g.op("Div", g.op("Add", x, g.const(0.055)), g.const(1.055)), g.const(2.4))
-    return g.op("Where", g.op("LessOrEqual", x, g.const(0.04045)), g.op("Div", x, g.const(12.92)), curve)
+    curve = g.op("Pow", g.op("Div", g.op("Add", x, g.const(SRGB_OFFSET)), g.const(1 + SRGB_OFFSET)), g.const(SRGB_EXPONENT))
+    linear = g.op("Div", x, g.const(SRGB_SLOPE))
+    return g.op("Where", g.op("LessOrEqual", x, g.const(SRGB_LINEAR_BELOW)), linear, curve)
 
 
 def _percentile(g: _Graph, values: str, q: float) -> str:

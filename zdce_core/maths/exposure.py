@@ -25,7 +25,17 @@ import math
 
 import numpy as np
 
-from ..contract import DARK_STOPS, FINE_STOPS, MAX_STOPS, WHITE, WHITE_PERCENTILE
+from ..contract import (
+    DARK_STOPS,
+    FINE_STOPS,
+    MAX_STOPS,
+    SRGB_EXPONENT,
+    SRGB_LINEAR_BELOW,
+    SRGB_OFFSET,
+    SRGB_SLOPE,
+    WHITE,
+    WHITE_PERCENTILE,
+)
 
 
 def _smoothstep(value, low: float, high: float):
@@ -40,7 +50,7 @@ def srgb_to_linear(v):
     [0.0, 0.0031, 0.214, 1.0]
     """
     v = np.asarray(v)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return np.where(v <= SRGB_LINEAR_BELOW, v / SRGB_SLOPE, ((v + SRGB_OFFSET) / (1 + SRGB_OFFSET)) ** SRGB_EXPONENT)
 
 
 def under_exposure(rgb: np.ndarray) -> float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..contract import MAX_STOPS, WHITE, WHITE_PERCENTILE
+from ..contract import MAX_STOPS, SRGB_EXPONENT, SRGB_LINEAR_BELOW, SRGB_OFFSET, SRGB_SLOPE, WHITE, WHITE_PERCENTILE
 from ..maths.estimator import network_input_factor
 
 
@@ -26,7 +26,8 @@ def smoothstep(value: torch.Tensor, low: float, high: float) -> torch.Tensor:
 
 def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
     """The sRGB decoding curve, element-wise (as :func:`zdce_core.maths.exposure.srgb_to_linear`)."""
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0) + 0.055) / 1.055) ** 2.4)
+    curve = ((x.clamp(min=0) + SRGB_OFFSET) / (1 + SRGB_OFFSET)) ** SRGB_EXPONENT
+    return torch.where(x <= SRGB_LINEAR_BELOW, x / SRGB_SLOPE, curve)
 
 
 def under_exposure(x: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..contract import SRGB_EXPONENT, SRGB_LINEAR_BELOW, SRGB_OFFSET, SRGB_SLOPE
 from .config import LossWeights
 from .estimator import smoothstep, srgb_to_linear
 
@@ -26,7 +27,9 @@ from .estimator import smoothstep, srgb_to_linear
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     """The sRGB encoding curve, element-wise; values above 1 (brighter than white) continue the curve."""
     x = x.clamp(min=0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+    knee = SRGB_LINEAR_BELOW / SRGB_SLOPE
+    curve = (1 + SRGB_OFFSET) * x.clamp(min=knee) ** (1 / SRGB_EXPONENT) - SRGB_OFFSET
+    return torch.where(x <= knee, SRGB_SLOPE * x, curve)
 
 
 def _regions(x: torch.Tensor, size: int) -> torch.Tensor:
